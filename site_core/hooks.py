@@ -1,0 +1,107 @@
+"""Every Cabinet hook name, once, with what it takes, returns and who calls it.
+
+Modules register with ``@hooks.register(site_core.hooks.NAME)`` (Wagtail's
+registry, shared with Wagtail's own hooks: ours are prefixed ``cabinet_``).
+Callers use :func:`get_hooks` below, never ``wagtail.hooks.get_hooks``
+directly: it drops the implementations of modules that are off for the site.
+
+Naming (Wagtail's convention): ``register_*`` returns items, ``construct_*``
+changes a list in place, ``before_*`` may return a response that
+short-circuits.
+"""
+
+from wagtail import hooks as wagtail_hooks
+
+from site_core.modules import enabled_labels, module_for_object
+
+REGISTER_EXPERT_PAGE_SECTIONS = "cabinet_register_expert_page_sections"
+"""Sections of an expert's public page.
+
+Called by ``ExpertPage.get_context`` as ``fn(page, request)`` for each
+registered function, in hook order. Returns a :class:`site_core.sections.PageSection`,
+a list of them, or None (nothing to show for this page). Sections are then
+sorted by their ``order``. A section must not run queries that grow with the
+number of experts; it may read ``page`` and the request.
+"""
+
+CONSTRUCT_EXPERT_CARD = "cabinet_construct_expert_card"
+"""Extra lines on an expert's card in the expert index.
+
+Called by ``ExpertIndexPage.get_context`` once per request as
+``fn(experts, cards, request)``: ``experts`` is the list of ExpertPage shown,
+``cards`` a dict ``{page.pk: list of short strings}`` to append to in place.
+Implementations must fetch what they need for all experts in one query.
+"""
+
+REGISTER_WEBSOCKET_ROUTES = "cabinet_register_websocket_routes"
+"""WebSocket URL routes of a module.
+
+Called once when the ASGI application is built, as ``fn()``; returns a list
+of ``django.urls.path``/``re_path`` entries routed to Channels consumers.
+Consumers check themselves that their module is on for the connection's site
+(``site_core.asgi.site_for_scope``).
+"""
+
+REGISTER_DEMO_DATA = "cabinet_register_demo_data"
+"""Demo content of a module for ``manage.py seed_demo``.
+
+Called after the kernel's demo practice exists, as ``fn(demo)`` where
+``demo`` is a :class:`site_core.demo.DemoPractice` (site, admin, experts,
+client, stdout). Must be idempotent: running seed_demo twice changes nothing.
+"""
+
+
+def get_hooks(name, site=None):
+    """The functions registered for ``name`` whose module is on for ``site``.
+
+    Without a site, the site of the request being served is used; outside a
+    request every implementation is returned. Kernel functions (not in a
+    module) are always returned.
+    """
+    if site is None:
+        from site_core.context import current_site
+
+        site = current_site()
+    fns = wagtail_hooks.get_hooks(name)
+    if site is None:
+        return list(fns)
+    on = enabled_labels(site)
+    result = []
+    for fn in fns:
+        module = module_for_object(fn)
+        if module is None or module.label in on:
+            result.append(fn)
+    return result
+
+
+REGISTER_EXPERT_PERMISSIONS = "cabinet_register_expert_permissions"
+"""Model permissions every expert gets, so they can use a module's admin views.
+
+Called by ``site_core.services.experts_group()`` as ``fn()``; returns a list
+of ``"app_label.codename"`` strings. The module's admin views must still
+limit their querysets to the expert's own rows.
+"""
+
+REGISTER_PORTAL_PANELS = "cabinet_register_portal_panels"
+"""Panels of a client's portal (history, receipts, upcoming sessions, ...).
+
+Called by the accounts module's portal view as ``fn(request)``; returns a
+:class:`site_core.sections.PageSection` or a list of them, or None. Sorted by
+``order``.
+"""
+
+
+REGISTER_PAYMENT_PROVIDERS = "cabinet_register_payment_providers"
+"""Payment providers of a module.
+
+Called by ``site_core.payments.registry`` as ``fn()``; returns a list of
+:class:`site_core.payments.providers.PaymentProvider` instances. A provider
+that is not configured says so in ``is_available()`` and is not offered.
+Checkout offers them in hook order.
+"""
+
+REGISTER_PAYMENT_PURPOSES = "cabinet_register_payment_purposes"
+"""What orders pay for, with labels: ``fn()`` returns ``{"booking": _("Consultation")}``.
+
+Used to show an order's purpose in the admin, receipts and emails.
+"""

@@ -1,0 +1,104 @@
+"""The kernel's middleware: request context, module gate, anonymous page cache."""
+
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404
+
+from site_core import cache as page_cache
+from site_core.context import current_site, reset_current_request, set_current_request
+from site_core.modules import get_module, is_enabled
+
+
+class SiteContextMiddleware:
+    """Makes the request reachable from template loaders and hooks."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = set_current_request(request)
+        try:
+            return self.get_response(request)
+        finally:
+            reset_current_request(token)
+
+
+class ModuleGateMiddleware:
+    """A module that is off for this site answers 404 on all its URLs.
+
+    Module URLs are included under the module's label as namespace
+    (site_core.urls), so the gate is one check here, not one per view.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if match is None:
+            return None
+        site = current_site()
+        for namespace in match.namespaces:
+            if get_module(namespace) is not None and not is_enabled(namespace, site):
+                raise Http404("This module is not enabled on this site.")
+        return None
+
+
+class PageCacheMiddleware:
+    """Caches the pages Wagtail serves to anonymous visitors.
+
+    Only a GET from a visitor without a session, answered 200 without
+    cookies and not marked private, is stored; the key holds the host, the
+    language, the full path and the cache generation (site_core.cache), so a
+    publish or a settings change is seen at once by every process.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        key = getattr(request, "_cabinet_page_cache_key", None)
+        if key and self._storable(response):
+            response = response.render() if hasattr(response, "render") and not response.is_rendered else response
+            cache.set(key, response.content, settings.CABINET_PAGE_CACHE_SECONDS)
+            response["X-Cabinet-Cache"] = "miss"
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        seconds = getattr(settings, "CABINET_PAGE_CACHE_SECONDS", 0)
+        if not seconds or request.method not in ("GET", "HEAD"):
+            return None
+        match = request.resolver_match
+        if match is None or match.url_name != "wagtail_serve":
+            return None
+        if settings.SESSION_COOKIE_NAME in request.COOKIES or "messages" in request.COOKIES:
+            return None
+        raw = "|".join(
+            [request.get_host(), getattr(request, "LANGUAGE_CODE", ""), request.get_full_path()]
+        )
+        key = f"cabinet:page:{page_cache.generation()}:{hashlib.sha256(raw.encode()).hexdigest()}"
+        content = cache.get(key)
+        if content is not None:
+            from django.http import HttpResponse
+
+            response = HttpResponse(content)
+            response["X-Cabinet-Cache"] = "hit"
+            response["Content-Language"] = getattr(request, "LANGUAGE_CODE", "")
+            return response
+        request._cabinet_page_cache_key = key
+        return None
+
+    @staticmethod
+    def _storable(response):
+        if response.status_code != 200 or response.cookies or response.streaming:
+            return False
+        if "private" in response.get("Cache-Control", "") or "no-store" in response.get("Cache-Control", ""):
+            return False
+        vary = response.get("Vary", "")
+        return "Cookie" not in vary and "cookie" not in vary

@@ -1,0 +1,386 @@
+"""The kernel's tables: people, the practice's settings, and its pages."""
+
+import zoneinfo
+from functools import cache
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, Group
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.http import Http404
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel, MultiFieldPanel
+from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
+from wagtail.fields import RichTextField, StreamField
+from wagtail.models import Page
+from wagtail.search import index
+
+from site_core.blocks import body_blocks
+from site_core.fields import ChoiceListField
+from site_core.languages import SPOKEN_LANGUAGE_NAMES, spoken_language_choices
+from site_core.sections import PageSection
+from site_core.themes import DEFAULT_THEME, theme_choices
+
+CURRENCIES = [
+    ("EUR", "EUR — euro"),
+    ("CHF", "CHF — franc suisse"),
+    ("GBP", "GBP — pound sterling"),
+    ("USD", "USD — US dollar"),
+    ("CAD", "CAD — dollar canadien"),
+    ("JPY", "JPY — yen"),
+]
+
+
+@cache
+def time_zone_choices():
+    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name]
+
+
+def module_choices():
+    from site_core.modules import all_modules
+
+    return [
+        (module.label, f"{module.verbose_name} — {module.description}")
+        for module in all_modules()
+        if not module.required
+    ]
+
+
+class ModuleListField(ChoiceListField):
+    """Modules switched on; NULL means every installed module."""
+
+    def value_from_object(self, obj):
+        from site_core.modules import default_enabled_labels
+
+        value = super().value_from_object(obj)
+        return default_enabled_labels() if value is None else value
+
+
+class User(AbstractUser):
+    """Anyone who logs in: a client, an expert or a practice administrator.
+
+    Email is the login (allauth); the username is kept because Wagtail's user
+    admin shows it, and allauth fills it in from the email.
+    """
+
+    email = models.EmailField(_("email address"))
+    phone = models.CharField(_("phone number"), max_length=32, blank=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True,
+        help_text=_("Dates and times are shown in this zone. Empty: the practice's zone."),
+    )
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),
+        ]
+
+    def __str__(self):
+        return self.get_full_name() or self.email or self.username
+
+
+@register_setting(icon="cog")
+class PracticeSettings(BaseSiteSetting):
+    """Who the practice is and how its site behaves: one row per Wagtail Site."""
+
+    practice_name = models.CharField(_("practice name"), max_length=120, default="Cabinet")
+    tagline = models.CharField(_("tagline"), max_length=200, blank=True)
+    logo = models.ForeignKey(
+        "wagtailimages.Image", verbose_name=_("logo"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    theme = models.CharField(_("theme"), max_length=40, default=DEFAULT_THEME, choices=theme_choices)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR", choices=CURRENCIES)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Paris", choices=time_zone_choices
+    )
+    contact_email = models.EmailField(_("contact email"), blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
+    enabled_modules = ModuleListField(
+        _("modules switched on"),
+        null=True,
+        default=None,
+        choices_callable=module_choices,
+        help_text=_("A module that is off has no pages, sections or menu items on this site."),
+    )
+
+    panels = [
+        MultiFieldPanel(
+            [FieldPanel("practice_name"), FieldPanel("tagline"), FieldPanel("logo")],
+            heading=_("Identity"),
+        ),
+        MultiFieldPanel(
+            [FieldPanel("theme"), FieldPanel("currency"), FieldPanel("time_zone")],
+            heading=_("Appearance and region"),
+        ),
+        MultiFieldPanel(
+            [FieldPanel("contact_email"), FieldPanel("contact_phone")], heading=_("Contact")
+        ),
+        FieldPanel("enabled_modules"),
+    ]
+
+    class Meta:
+        verbose_name = _("practice settings")
+        verbose_name_plural = _("practice settings")
+
+    def clean(self):
+        from site_core.modules import all_modules, dependency_closure
+
+        if self.enabled_modules is None:
+            return
+        chosen = set(self.enabled_modules) | {m.label for m in all_modules() if m.required}
+        missing = dependency_closure(chosen) - chosen
+        if missing:
+            names = ", ".join(sorted(missing))
+            raise ValidationError(
+                {"enabled_modules": _("These modules are needed by the ones you chose: %(names)s.")
+                 % {"names": names}}
+            )
+
+    @classmethod
+    def enabled_module_labels_for_site(cls, site):
+        from site_core.context import get_current_request
+        from site_core.modules import default_enabled_labels
+
+        request = get_current_request()
+        if request is not None and getattr(request, "_cabinet_site", None) == site:
+            practice = cls.for_request(request)
+        else:
+            practice = cls.for_site(site)
+        if practice.enabled_modules is None:
+            return default_enabled_labels()
+        return list(practice.enabled_modules)
+
+
+class Expert(models.Model):
+    """A person who consults, independent of language.
+
+    Their public page exists once per language (Wagtail translations); this
+    row is the one identity that their prices, hours, appointments and
+    wallet hang on, and the link between their login and their pages.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="expert",
+    )
+    name = models.CharField(_("name"), max_length=120)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Paris", choices=time_zone_choices
+    )
+    # The per-expert Wagtail group that may edit and publish this expert's
+    # pages, and nothing else (kept by site_core.services.sync_expert_access).
+    editors = models.OneToOneField(
+        Group, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("expert")
+        verbose_name_plural = _("experts")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class HomePage(Page):
+    """The practice's front page and the root of its site."""
+
+    intro = models.CharField(_("headline"), max_length=200, blank=True)
+    body = StreamField(body_blocks(), verbose_name=_("body"), blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro"), FieldPanel("body")]
+    parent_page_types = ["wagtailcore.Page"]
+    subpage_types = ["site_core.ExpertIndexPage", "site_core.ExpertPage", "site_core.ContentPage"]
+
+    class Meta:
+        verbose_name = _("home page")
+
+    def route(self, request, path_components):
+        # An expert's consultation link is /<slug>/ wherever the practice put
+        # their page in the tree.
+        try:
+            return super().route(request, path_components)
+        except Http404:
+            if len(path_components) == 1:
+                expert_page = (
+                    ExpertPage.objects.live().descendant_of(self)
+                    .filter(slug=path_components[0]).first()
+                )
+                if expert_page is not None:
+                    return expert_page.route(request, [])
+            raise
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["featured_experts"] = ExpertPage.listing(self)[:6]
+        context["expert_index"] = (
+            ExpertIndexPage.objects.live().descendant_of(self).first()
+        )
+        return context
+
+
+class ExpertIndexPage(Page):
+    """Lists every live expert of the site, wherever their pages are."""
+
+    intro = RichTextField(_("introduction"), blank=True, features=["bold", "italic", "link"])
+
+    content_panels = Page.content_panels + [FieldPanel("intro")]
+    subpage_types = ["site_core.ExpertPage", "site_core.ContentPage"]
+
+    class Meta:
+        verbose_name = _("expert index")
+
+    def get_context(self, request, *args, **kwargs):
+        from site_core.hooks import CONSTRUCT_EXPERT_CARD, get_hooks
+
+        context = super().get_context(request, *args, **kwargs)
+        site_root = self.get_site().root_page.localized if self.get_site() else self.get_parent()
+        experts = list(ExpertPage.listing(site_root))
+        cards = {page.pk: [] for page in experts}
+        for fn in get_hooks(CONSTRUCT_EXPERT_CARD):
+            fn(experts, cards, request)
+        context["experts"] = [(page, cards[page.pk]) for page in experts]
+        return context
+
+
+RESERVED_SLUGS = {
+    "admin", "accounts", "account", "api", "en", "fr", "static", "media", "documents",
+    "payments", "ws", "sitemap.xml", "robots.txt", "i18n", "portal", "contact",
+}
+
+
+class ExpertPage(Page):
+    """An expert's public page, the "consultation link" clients book from.
+
+    Lives at /<slug>/ whatever its place in the tree. Modules add sections to
+    it (booking, reviews, ...) through REGISTER_EXPERT_PAGE_SECTIONS.
+    """
+
+    expert = models.ForeignKey(
+        Expert, verbose_name=_("expert"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="pages",
+    )
+    display_name = models.CharField(
+        _("display name"), max_length=120,
+        help_text=_("Your name, or the name of your service, as clients see it."),
+    )
+    specialty = models.CharField(_("specialty"), max_length=160,
+                                 help_text=_("Your specialty or expertise, in a few words."))
+    photo = models.ForeignKey(
+        "wagtailimages.Image", verbose_name=_("photo"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    summary = models.TextField(_("summary"), max_length=400, blank=True,
+                               help_text=_("Two or three sentences shown on your card."))
+    biography = StreamField(body_blocks(), verbose_name=_("biography"), blank=True)
+    languages_spoken = ChoiceListField(
+        _("languages spoken"), choices_callable=spoken_language_choices
+    )
+
+    content_panels = Page.content_panels + [
+        FieldPanel("expert", permission="site_core.change_expert"),
+        FieldPanel("display_name"),
+        FieldPanel("specialty"),
+        FieldPanel("photo"),
+        FieldPanel("summary"),
+        FieldPanel("languages_spoken"),
+        FieldPanel("biography"),
+    ]
+    search_fields = Page.search_fields + [
+        index.SearchField("display_name"),
+        index.SearchField("specialty"),
+        index.SearchField("summary"),
+        index.SearchField("biography"),
+    ]
+    subpage_types = []
+
+    class Meta:
+        verbose_name = _("expert page")
+
+    @classmethod
+    def listing(cls, root):
+        """Live, public expert pages under ``root``: a fixed number of queries."""
+        return (
+            cls.objects.live().public().descendant_of(root)
+            .select_related("photo")
+            .prefetch_related("photo__renditions")
+            .order_by("display_name")
+        )
+
+    @property
+    def language_names(self):
+        return [SPOKEN_LANGUAGE_NAMES[code] for code in self.languages_spoken or []
+                if code in SPOKEN_LANGUAGE_NAMES]
+
+    def clean(self):
+        super().clean()
+        if self.slug in RESERVED_SLUGS:
+            raise ValidationError({"slug": _("This address is reserved; choose another.")})
+        parent = self.get_parent() if self.pk else None
+        site_root = None
+        if parent is not None:
+            site = parent.get_site()
+            site_root = site.root_page.specific if site else None
+        if site_root is not None:
+            clash = (
+                ExpertPage.objects.descendant_of(site_root)
+                .filter(slug=self.slug, locale_id=self.locale_id)
+                .exclude(pk=self.pk)
+                .exists()
+            ) or site_root.get_children().filter(slug=self.slug, locale_id=self.locale_id).exclude(
+                pk=self.pk
+            ).exists()
+            if clash:
+                raise ValidationError(
+                    {"slug": _("Another page of this site already uses this address.")}
+                )
+
+    def get_url_parts(self, request=None):
+        parts = super().get_url_parts(request)
+        if not parts or parts[2] is None:
+            return parts
+        site_id, root_url, _path = parts
+        with translation.override(self.locale.language_code):
+            path = reverse("wagtail_serve", args=(f"{self.slug}/",))
+        return site_id, root_url, path
+
+    def get_sections(self, request):
+        from site_core.hooks import REGISTER_EXPERT_PAGE_SECTIONS, get_hooks
+
+        sections = []
+        for fn in get_hooks(REGISTER_EXPERT_PAGE_SECTIONS):
+            result = fn(self, request)
+            if result is None:
+                continue
+            sections.extend(result if isinstance(result, list | tuple) else [result])
+        return sorted(
+            (s for s in sections if isinstance(s, PageSection)), key=lambda s: (s.order, s.key)
+        )
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["sections"] = self.get_sections(request)
+        return context
+
+
+class ContentPage(Page):
+    """About, FAQ, legal notices: any page of text the practice writes."""
+
+    intro = models.CharField(_("introduction"), max_length=300, blank=True)
+    body = StreamField(body_blocks(), verbose_name=_("body"), blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro"), FieldPanel("body")]
+    search_fields = Page.search_fields + [index.SearchField("body")]
+    subpage_types = ["site_core.ContentPage"]
+
+    class Meta:
+        verbose_name = _("content page")

@@ -1,0 +1,98 @@
+"""Amounts of money: integers in the currency's minor unit, plus the currency.
+
+Never floats. 12,50 € is ``Money(1250, "EUR")``; 500 ¥ is ``Money(500, "JPY")``
+(the yen has no minor unit). Prices, captures, refunds, commissions and
+ledger entries all use this one type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from babel.numbers import format_currency
+from django.utils import translation
+
+# ISO 4217 exponents that are not 2.
+_EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "VND": 0, "ISK": 0, "XOF": 0, "XAF": 0, "BHD": 3, "KWD": 3, "TND": 3}
+
+
+def exponent(currency: str) -> int:
+    return _EXPONENTS.get(currency.upper(), 2)
+
+
+class CurrencyMismatch(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=False)
+class Money:
+    amount: int
+    currency: str
+
+    def __post_init__(self):
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool):
+            raise TypeError(f"Money amounts are integers in minor units, not {type(self.amount).__name__}")
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ValueError(f"Not an ISO 4217 currency code: {self.currency!r}")
+
+    @classmethod
+    def zero(cls, currency):
+        return cls(0, currency)
+
+    @classmethod
+    def from_decimal(cls, value, currency):
+        """Money from a major-unit decimal ("12.50" EUR → 1250), rounded half up."""
+        quantum = Decimal(1).scaleb(-exponent(currency))
+        major = Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)
+        return cls(int(major.scaleb(exponent(currency))), currency)
+
+    def to_decimal(self) -> Decimal:
+        return Decimal(self.amount).scaleb(-exponent(self.currency))
+
+    def _same(self, other):
+        if not isinstance(other, Money):
+            return NotImplemented
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"{self.currency} and {other.currency}")
+        return other
+
+    def __add__(self, other):
+        other = self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other):
+        other = self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __lt__(self, other):
+        return self.amount < self._same(other).amount
+
+    def __le__(self, other):
+        return self.amount <= self._same(other).amount
+
+    def __gt__(self, other):
+        return self.amount > self._same(other).amount
+
+    def __ge__(self, other):
+        return self.amount >= self._same(other).amount
+
+    def __mul__(self, factor: int):
+        if not isinstance(factor, int):
+            raise TypeError("Multiply money by an integer; use percent_of for rates")
+        return Money(self.amount * factor, self.currency)
+
+    def percent(self, basis_points: int) -> Money:
+        """``basis_points``/10000 of this amount, rounded half up (1500 = 15 %)."""
+        return Money(int((Decimal(self.amount) * basis_points / 10000).quantize(Decimal(1), ROUND_HALF_UP)), self.currency)
+
+    def __bool__(self):
+        return self.amount != 0
+
+    def format(self, language=None) -> str:
+        language = (language or translation.get_language() or "fr").replace("-", "_")
+        locale = {"fr": "fr_FR", "en": "en_GB"}.get(language[:2], language)
+        return format_currency(self.to_decimal(), self.currency, locale=locale)
+
+    def __str__(self):
+        return self.format()

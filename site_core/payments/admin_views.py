@@ -1,0 +1,160 @@
+"""Wagtail admin for payments: read-only list and detail, refunds with a confirmation step,
+and turning a payment into a promo code for the client."""
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from wagtail.admin.viewsets.model import ModelViewSet
+
+from site_core.admin import own_rows
+from site_core.money import Money
+from site_core.payments import services
+from site_core.payments.forms import RefundForm
+from site_core.payments.models import Payment, PaymentLog
+from site_core.payments.providers import ProviderError
+from site_core.payments.registry import UnknownProvider, get_provider
+
+
+def can_move_money(user):
+    return user.is_superuser or user.has_perm("payments.add_refund")
+
+
+def own_payment(request, pk):
+    payment = get_object_or_404(
+        own_rows(Payment.objects.select_related("order__client", "order__expert"), request.user, "order__expert"),
+        pk=pk,
+    )
+    return payment
+
+
+class PaymentViewSet(ModelViewSet):
+    model = Payment
+    icon = "credit-card"
+    menu_label = gettext_lazy("Payments")
+    menu_order = 220
+    add_to_admin_menu = True
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    list_display = ["__str__", "order", "state", "created_at"]
+    list_filter = {
+        "state": ["exact"],
+        "provider": ["exact"],
+        "order__expert": ["exact"],
+        "created_at": ["date__gte", "date__lte"],
+    }
+    search_fields = ["reference", "order__client__email", "order__client__last_name"]
+    inspect_template_name = "payments/admin/inspect.html"
+
+    def get_common_view_kwargs(self, **kwargs):
+        view_kwargs = super().get_common_view_kwargs(**kwargs)
+        # Payments are never added, edited or deleted by hand: only moved by services.
+        view_kwargs.update(add_url_name=None, edit_url_name=None, delete_url_name=None)
+        return view_kwargs
+
+    def get_urlpatterns(self):
+        return [
+            path("", self.index_view, name="index"),
+            path("results/", self.index_results_view, name="index_results"),
+            path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
+            path("refund/<int:pk>/", self.refund_view, name="refund"),
+            path("promo-code/<int:pk>/", self.promo_code_view, name="promo_code"),
+        ]
+
+    @property
+    def index_view_class(self):
+        base = super().index_view_class
+
+        class OwnPayments(base):
+            def get_base_queryset(self):
+                return own_rows(super().get_base_queryset().select_related("order__expert", "order__client"),
+                                self.request.user, "order__expert")
+
+        return OwnPayments
+
+    @property
+    def inspect_view_class(self):
+        base = super().inspect_view_class
+        viewset = self
+
+        class PaymentInspect(base):
+            def get_object(self, queryset=None):
+                return own_payment(self.request, self.pk)
+
+            def get_context_data(self, **kwargs):
+                context = super().get_context_data(**kwargs)
+                payment = self.object
+                context.update(
+                    payment=payment,
+                    order=payment.order,
+                    lines=payment.order.lines.all(),
+                    log=PaymentLog.objects.filter(payment=payment).select_related("user", "refund"),
+                    refunds=payment.refunds.all(),
+                    can_move_money=can_move_money(self.request.user),
+                    refund_url=reverse(viewset.get_url_name("refund"), args=[payment.pk]),
+                    promo_url=reverse(viewset.get_url_name("promo_code"), args=[payment.pk]),
+                    promo_codes=payment.issued_promo_codes.all(),
+                )
+                return context
+
+        return PaymentInspect
+
+    def refund_view(self, request, pk):
+        payment = own_payment(request, pk)
+        if not can_move_money(request.user):
+            raise PermissionDenied
+        inspect_url = reverse(self.get_url_name("inspect"), args=[payment.pk])
+        refundable = Money(payment.refundable_amount, payment.currency)
+        confirming = False
+        status = 200
+        if request.method == "POST":
+            form = RefundForm(request.POST)
+            if form.is_valid():
+                amount = Money.from_decimal(form.cleaned_data["amount"], payment.currency).amount
+                if form.cleaned_data["confirm"]:
+                    try:
+                        services.refund(payment, amount, reason=form.cleaned_data["reason"], user=request.user)
+                    except (services.PaymentRefused, ProviderError, UnknownProvider) as exc:
+                        form.add_error("amount", str(exc))
+                        status = 400
+                    else:
+                        messages.success(request, _("Refunded %(amount)s.") % {
+                            "amount": Money(amount, payment.currency).format()})
+                        return redirect(inspect_url)
+                elif 0 < amount <= payment.refundable_amount:
+                    confirming = True
+                else:
+                    form.add_error("amount", _("Enter an amount between 0 and %(max)s.") % {"max": refundable.format()})
+                    status = 400
+            else:
+                status = 400
+        else:
+            form = RefundForm(initial={"amount": refundable.to_decimal() if payment.refundable_amount else Decimal(0)})
+        return TemplateResponse(request, "payments/admin/refund.html", {
+            "payment": payment, "form": form, "confirming": confirming, "refundable": refundable,
+            "inspect_url": inspect_url,
+            "amount_money": Money.from_decimal(form.cleaned_data["amount"], payment.currency)
+            if confirming else None,
+            "header_icon": "credit-card", "page_title": _("Refund"),
+        }, status=status)
+
+    def promo_code_view(self, request, pk):
+        payment = own_payment(request, pk)
+        if not can_move_money(request.user):
+            raise PermissionDenied
+        inspect_url = reverse(self.get_url_name("inspect"), args=[payment.pk])
+        if request.method != "POST":
+            return redirect(inspect_url)
+        try:
+            promo = services.issue_promo_code_for_payment(payment, user=request.user)
+        except services.PaymentRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Promo code %(code)s created for %(client)s.") % {
+                "code": promo.code, "client": payment.order.client})
+        return redirect(inspect_url)

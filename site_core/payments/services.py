@@ -1,0 +1,445 @@
+"""Every change to orders, payments, refunds and promo codes.
+
+Each function runs in one transaction, locks the rows it changes, logs the
+transition (PaymentLog) and sends its events on commit. Confirming is
+idempotent: whichever path gets there first (return page, webhook, sweeper)
+does it, the others find it done.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from site_core import events
+from site_core.money import Money
+from site_core.payments.models import (
+    Order,
+    OrderLine,
+    Payment,
+    PaymentLog,
+    PromoCode,
+    PromoRedemption,
+    Refund,
+    WebhookEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+S = Payment.State
+
+
+class PaymentRefused(Exception):
+    """A request that would break a payment rule (amount, state). Its message is for people."""
+
+
+class PromoCodeError(ValueError):
+    """A promo code that cannot be used here; the message says why, for the client."""
+
+
+def _on_commit(signal, **kwargs):
+    transaction.on_commit(lambda: signal.send(sender=Payment, **kwargs))
+
+
+def _log(payment, message, *, from_state="", to_state="", refund=None, user=None, **data):
+    PaymentLog.objects.create(payment=payment, refund=refund, from_state=from_state, to_state=to_state,
+                              message=message[:300], data=data, user=user)
+
+
+def _locked(payment):
+    return Payment.objects.select_for_update().get(pk=payment.pk)
+
+
+def _move(payment, to_state, message, **data):
+    from_state = payment.state
+    payment.state = to_state
+    _log(payment, message, from_state=from_state, to_state=to_state, **data)
+
+
+# --- Promo codes -------------------------------------------------------------
+
+def check_promo_code(*, site, code, client, expert, subtotal, currency, now=None, lock=False):
+    """The PromoCode for ``code`` if the client may use it on this order, else PromoCodeError."""
+    now = now or timezone.now()
+    queryset = PromoCode.objects.filter(site=site, code__iexact=(code or "").strip())
+    if lock:
+        queryset = queryset.select_for_update()
+    promo = queryset.first()
+    if promo is None or not promo.active:
+        raise PromoCodeError(_("This promo code does not exist."))
+    if promo.valid_from and now < promo.valid_from:
+        raise PromoCodeError(_("This promo code is not valid yet."))
+    if promo.valid_until and now > promo.valid_until:
+        raise PromoCodeError(_("This promo code has expired."))
+    if promo.expert_id and (expert is None or promo.expert_id != expert.pk):
+        raise PromoCodeError(_("This promo code is not valid for this expert."))
+    if promo.client_id and (client is None or promo.client_id != client.pk):
+        raise PromoCodeError(_("This promo code was issued to another client."))
+    if promo.kind == PromoCode.Kind.FIXED and promo.currency != currency:
+        raise PromoCodeError(_("This promo code is in another currency."))
+    if subtotal < promo.minimum_amount:
+        raise PromoCodeError(
+            _("This promo code needs an order of at least %(amount)s.")
+            % {"amount": Money(promo.minimum_amount, currency).format()}
+        )
+    used = PromoRedemption.objects.filter(promo_code=promo).exclude(order__state=Order.State.CANCELED)
+    counts = used.aggregate(total=Count("pk"), mine=Count("pk", filter=Q(client=client)) if client else Count(None))
+    if promo.max_uses is not None and counts["total"] >= promo.max_uses:
+        raise PromoCodeError(_("This promo code has been used up."))
+    if client is not None and promo.max_uses_per_client is not None and counts["mine"] >= promo.max_uses_per_client:
+        raise PromoCodeError(_("You have already used this promo code."))
+    return promo
+
+
+# --- Orders --------------------------------------------------------------------
+
+@transaction.atomic
+def create_order(*, site, client, purpose, currency, lines, expert=None, paid_object=None,
+                 capture_mode="automatic", promo_code="", success_url="", cancel_url="", language="fr"):
+    """An open order for ``lines`` ([(description, unit_amount, quantity)]), promo code applied.
+
+    The promo code row is locked while its uses are counted, so its limits
+    hold when many clients check out at once.
+    """
+    if not lines:
+        raise ValueError("An order needs at least one line")
+    subtotal = sum(int(amount) * int(quantity) for _desc, amount, quantity in lines)
+    if subtotal <= 0:
+        raise ValueError("An order's subtotal must be positive")
+    promo = None
+    discount = 0
+    if promo_code:
+        promo = check_promo_code(site=site, code=promo_code, client=client, expert=expert,
+                                 subtotal=subtotal, currency=currency, lock=True)
+        discount = promo.discount_for(subtotal)
+    order = Order(site=site, client=client, expert=expert, purpose=purpose, currency=currency,
+                  subtotal=subtotal, discount=discount, total=subtotal - discount, promo_code=promo,
+                  capture_mode=capture_mode, success_url=success_url, cancel_url=cancel_url, language=language)
+    if paid_object is not None:
+        order.paid_object = paid_object
+    order.save()
+    OrderLine.objects.bulk_create([
+        OrderLine(order=order, description=desc[:200], unit_amount=int(amount), quantity=int(quantity))
+        for desc, amount, quantity in lines
+    ])
+    if promo is not None:
+        PromoRedemption.objects.create(promo_code=promo, order=order, client=client)
+    if order.total == 0:
+        # Fully covered by a promo code: nothing to pay.
+        _mark_order_paid(order)
+    return order
+
+
+@transaction.atomic
+def apply_promo_code(order, code):
+    """Adds a promo code to an open order that no payment has started on."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if order.state != Order.State.OPEN or order.promo_code_id or order.payments.exists():
+        raise PromoCodeError(_("A promo code can no longer be added to this order."))
+    promo = check_promo_code(site=order.site, code=code, client=order.client, expert=order.expert,
+                             subtotal=order.subtotal, currency=order.currency, lock=True)
+    order.promo_code = promo
+    order.discount = promo.discount_for(order.subtotal)
+    order.total = order.subtotal - order.discount
+    order.save(update_fields=["promo_code", "discount", "total"])
+    PromoRedemption.objects.create(promo_code=promo, order=order, client=order.client)
+    if order.total == 0:
+        _mark_order_paid(order)
+    return order
+
+
+def _mark_order_paid(order):
+    updated = Order.objects.filter(pk=order.pk, state=Order.State.OPEN).update(
+        state=Order.State.PAID, paid_at=timezone.now()
+    )
+    if updated:
+        order.state = Order.State.PAID
+        transaction.on_commit(lambda: events.order_paid.send(sender=Order, order=order))
+
+
+def _settle_order(order):
+    """Marks the order paid once its payments cover it (captured, or authorized for manual capture)."""
+    payments = Payment.objects.filter(order=order)
+    if order.capture_mode == "manual":
+        covered = sum(p.authorized_amount for p in payments if p.state in (S.AUTHORIZED, S.CAPTURED))
+    else:
+        covered = sum(p.captured_amount - p.refunded_amount for p in payments if p.state == S.CAPTURED)
+    if covered >= order.total:
+        _mark_order_paid(order)
+
+
+@transaction.atomic
+def cancel_order(order, reason=""):
+    """Gives up an open order; its started payments are canceled (a promo code use is freed)."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if order.state != Order.State.OPEN:
+        return order
+    order.state = Order.State.CANCELED
+    order.save(update_fields=["state"])
+    for payment in Payment.objects.select_for_update().filter(order=order, state__in=[S.CREATED, S.PENDING]):
+        _move(payment, S.CANCELED, reason or "order canceled")
+        payment.save(update_fields=["state", "updated_at"])
+    transaction.on_commit(lambda: events.order_canceled.send(sender=Order, order=order))
+    return order
+
+
+# --- Payments --------------------------------------------------------------------
+
+@transaction.atomic
+def start_payment(order, provider_identifier):
+    """The payment to use for paying ``order`` with this provider.
+
+    An attempt already started with the same provider and not finished is
+    reused with its idempotency key, so a retry after a timeout reaches the
+    same gateway object instead of creating a second charge.
+    """
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if order.state != Order.State.OPEN:
+        raise PaymentRefused(_("This order can no longer be paid."))
+    existing = (
+        Payment.objects.select_for_update()
+        .filter(order=order, provider=provider_identifier, state__in=[S.CREATED, S.PENDING])
+        .order_by("-created_at").first()
+    )
+    if existing is not None:
+        return existing
+    payment = Payment.objects.create(order=order, provider=provider_identifier, currency=order.currency,
+                                     amount=order.total, capture_mode=order.capture_mode)
+    _log(payment, "payment created", to_state=S.CREATED, amount=order.total)
+    return payment
+
+
+@transaction.atomic
+def set_reference(payment, reference, **provider_data):
+    payment = _locked(payment)
+    if payment.reference and payment.reference != reference:
+        raise PaymentRefused("A payment's gateway reference cannot change")
+    payment.reference = reference
+    payment.provider_data = {**payment.provider_data, **provider_data}
+    payment.save(update_fields=["reference", "provider_data", "updated_at"])
+    return payment
+
+
+@transaction.atomic
+def mark_pending(payment, message="waiting for the client or the gateway"):
+    payment = _locked(payment)
+    if payment.state == S.CREATED:
+        _move(payment, S.PENDING, message)
+        payment.save(update_fields=["state", "updated_at"])
+    return payment
+
+
+def _amount_matches(payment, amount, currency, *, at_most=False):
+    if currency is None or currency.upper() != payment.currency:
+        return False
+    return amount <= payment.amount if at_most else amount == payment.amount
+
+
+@transaction.atomic
+def mark_authorized(payment, *, amount, currency, reference=""):
+    """The gateway holds ``amount`` on the client's card (manual capture). Idempotent."""
+    payment = _locked(payment)
+    if payment.state in (S.AUTHORIZED, S.CAPTURED):
+        return payment
+    if payment.state in (S.FAILED, S.CANCELED):
+        _log(payment, "authorization reported after the payment ended; ignored", amount=amount)
+        return payment
+    if not _amount_matches(payment, amount, currency):
+        _log(payment, "authorization amount or currency does not match; not accepted",
+             amount=amount, currency=currency, expected=payment.amount)
+        logger.error("Payment %s: authorized %s %s, expected %s %s", payment.pk, amount, currency,
+                     payment.amount, payment.currency)
+        return payment
+    if reference and not payment.reference:
+        payment.reference = reference
+    payment.authorized_amount = amount
+    _move(payment, S.AUTHORIZED, "authorized", amount=amount)
+    payment.save()
+    _settle_order(payment.order)
+    return payment
+
+
+@transaction.atomic
+def confirm_capture(payment, *, amount, currency, reference=""):
+    """The gateway captured ``amount``. Idempotent and locked: the first path to get here does it.
+
+    For an automatic payment the amount must equal the payment's; for a
+    manual capture it must not exceed what was authorized. Anything else is
+    logged and the payment is not marked paid.
+    """
+    payment = _locked(payment)
+    if payment.state == S.CAPTURED:
+        return payment
+    if payment.state in (S.FAILED, S.CANCELED) and payment.capture_mode == "automatic":
+        # Money arrived for an attempt we had given up: keep it visible.
+        _log(payment, "capture reported after the payment ended; check and refund", amount=amount)
+        logger.error("Payment %s captured after it ended (%s)", payment.pk, payment.state)
+    manual = payment.capture_mode == "manual"
+    limit_ok = (
+        currency is not None and currency.upper() == payment.currency and 0 < amount <= payment.authorized_amount
+    ) if manual else _amount_matches(payment, amount, currency)
+    if not limit_ok:
+        _log(payment, "captured amount or currency does not match; not marked paid",
+             amount=amount, currency=currency, expected=payment.amount)
+        logger.error("Payment %s: captured %s %s does not match %s %s", payment.pk, amount, currency,
+                     payment.amount, payment.currency)
+        return payment
+    if reference and not payment.reference:
+        payment.reference = reference
+    payment.captured_amount = amount
+    _move(payment, S.CAPTURED, "captured", amount=amount)
+    payment.save()
+    _settle_order(payment.order)
+    _on_commit(events.payment_captured, payment=payment, amount=amount)
+    return payment
+
+
+@transaction.atomic
+def fail(payment, reason=""):
+    payment = _locked(payment)
+    if payment.state in (S.CREATED, S.PENDING):
+        payment.failure_reason = reason[:300]
+        _move(payment, S.FAILED, reason or "failed")
+        payment.save()
+        _on_commit(events.payment_failed, payment=payment)
+    return payment
+
+
+def capture(payment, amount, *, user=None):
+    """Captures ``amount`` of an authorized payment (the minutes used); the rest is released."""
+    from site_core.payments.registry import get_provider
+
+    with transaction.atomic():
+        payment = _locked(payment)
+        if payment.state == S.CAPTURED:
+            return payment
+        if payment.state != S.AUTHORIZED:
+            raise PaymentRefused(_("Only an authorized payment can be captured."))
+        if amount <= 0 or amount > payment.authorized_amount:
+            raise PaymentRefused(_("You cannot capture more than was authorized (%(amount)s).")
+                                 % {"amount": Money(payment.authorized_amount, payment.currency).format()})
+        provider = get_provider(payment.provider, any_site=True)
+        provider.capture(payment, amount)
+        _log(payment, "capture requested", amount=amount, user=user)
+        return confirm_capture(payment, amount=amount, currency=payment.currency)
+
+
+def void(payment, *, user=None, reason=""):
+    """Releases an authorization without taking any money."""
+    from site_core.payments.registry import get_provider
+
+    with transaction.atomic():
+        payment = _locked(payment)
+        if payment.state == S.CANCELED:
+            return payment
+        if payment.state != S.AUTHORIZED:
+            raise PaymentRefused(_("Only an authorized payment can be released."))
+        get_provider(payment.provider, any_site=True).void(payment)
+        _move(payment, S.CANCELED, reason or "authorization released", user=user)
+        payment.save()
+        _on_commit(events.payment_voided, payment=payment)
+        return payment
+
+
+def refund(payment, amount, *, reason="", user=None):
+    """Gives ``amount`` back from a captured payment (partial refunds allowed).
+
+    Refused above what was captured minus what was already refunded. The
+    gateway call carries the refund's own idempotency key.
+    """
+    from site_core.payments.providers import ProviderError
+    from site_core.payments.registry import get_provider
+
+    provider = get_provider(payment.provider, any_site=True)
+    with transaction.atomic():
+        payment = _locked(payment)
+        if payment.state != S.CAPTURED:
+            raise PaymentRefused(_("Only a paid payment can be refunded."))
+        if not provider.can_refund:
+            raise PaymentRefused(_("This payment method cannot refund."))
+        if amount <= 0:
+            raise PaymentRefused(_("Enter an amount above zero."))
+        if amount > payment.refundable_amount:
+            raise PaymentRefused(_("You can refund at most %(amount)s.")
+                                 % {"amount": Money(payment.refundable_amount, payment.currency).format()})
+        if amount < payment.refundable_amount and not provider.can_partially_refund:
+            raise PaymentRefused(_("This payment method can only refund in full."))
+        row = Refund.objects.create(payment=payment, amount=amount, reason=reason[:300], created_by=user)
+        _log(payment, "refund requested", refund=row, to_state=Refund.State.CREATED, amount=amount, user=user)
+    try:
+        reference = provider.refund(row)
+    except ProviderError as exc:
+        with transaction.atomic():
+            row = Refund.objects.select_for_update().get(pk=row.pk)
+            row.state = Refund.State.FAILED
+            row.failure_reason = str(exc)[:300]
+            row.save()
+            _log(payment, f"refund failed: {exc}", refund=row, from_state=Refund.State.CREATED,
+                 to_state=Refund.State.FAILED)
+        raise PaymentRefused(_("The payment provider refused the refund: %(reason)s") % {"reason": exc}) from exc
+    return complete_refund(row, reference=reference or "")
+
+
+@transaction.atomic
+def complete_refund(refund_row, *, reference=""):
+    """The gateway gave the money back. Idempotent (a webhook may say it again)."""
+    refund_row = Refund.objects.select_for_update().get(pk=refund_row.pk)
+    if refund_row.state == Refund.State.DONE:
+        return refund_row
+    payment = _locked(refund_row.payment)
+    if payment.refunded_amount + refund_row.amount > payment.captured_amount:
+        raise PaymentRefused("Refunds would exceed the captured amount")
+    refund_row.state = Refund.State.DONE
+    refund_row.reference = reference or refund_row.reference
+    refund_row.save()
+    payment.refunded_amount += refund_row.amount
+    payment.save(update_fields=["refunded_amount", "updated_at"])
+    _log(payment, "refunded", refund=refund_row, from_state=Refund.State.CREATED, to_state=Refund.State.DONE,
+         amount=refund_row.amount)
+    transaction.on_commit(lambda: events.refund_done.send(sender=Refund, refund=refund_row))
+    return refund_row
+
+
+@transaction.atomic
+def issue_promo_code_for_payment(payment, *, user=None, valid_days=365):
+    """Seed 000's remedy for a missed call: a single-use code worth what the client paid."""
+    import secrets
+
+    payment = _locked(payment)
+    value = payment.captured_amount - payment.refunded_amount
+    if payment.state != S.CAPTURED or value <= 0:
+        raise PaymentRefused(_("Only a paid, unrefunded payment can become a promo code."))
+    existing = payment.issued_promo_codes.first()
+    if existing is not None:
+        return existing
+    order = payment.order
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    code = "AVOIR-" + "".join(secrets.choice(alphabet) for _ in range(8))
+    promo = PromoCode.objects.create(
+        site=order.site, code=code, kind=PromoCode.Kind.FIXED, amount=value, currency=payment.currency,
+        client=order.client, max_uses=1, max_uses_per_client=1, issued_for_payment=payment,
+        valid_until=timezone.now() + timezone.timedelta(days=valid_days),
+    )
+    _log(payment, f"promo code {code} issued for the amount paid", user=user, amount=value)
+    return promo
+
+
+# --- Webhooks --------------------------------------------------------------------
+
+def record_webhook(provider, event_id, event_type, payload):
+    """Stores a verified notification once. Returns (event, created): a replay gets created=False."""
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(provider=provider, event_id=event_id, event_type=event_type,
+                                                payload=payload)
+        return event, True
+    except IntegrityError:
+        return WebhookEvent.objects.get(provider=provider, event_id=event_id), False
+
+
+def mark_webhook_processed(event, result):
+    WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), result=result[:300])

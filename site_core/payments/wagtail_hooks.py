@@ -1,0 +1,33 @@
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views.snippets import SnippetViewSet
+
+from site_core import hooks as cabinet_hooks
+from site_core.payments.admin_views import PaymentViewSet
+from site_core.payments.models import PromoCode
+
+
+@hooks.register("register_admin_viewset")
+def register_payment_viewset():
+    return PaymentViewSet("payment_admin")
+
+
+class PromoCodeViewSet(SnippetViewSet):
+    model = PromoCode
+    icon = "tag"
+    menu_label = _("Promo codes")
+    menu_order = 230
+    add_to_admin_menu = True
+    list_display = ["code", "kind", "percent", "amount", "expert", "valid_until", "active"]
+    list_filter = ["active", "kind", "expert"]
+    search_fields = ["code"]
+
+
+register_snippet(PromoCodeViewSet)
+
+
+@hooks.register(cabinet_hooks.REGISTER_EXPERT_PERMISSIONS)
+def expert_payment_permissions():
+    # Experts see their own clients' payments (the views filter by expert).
+    return ["payments.view_payment"]

@@ -1,0 +1,21 @@
+"""The test suite: fast hashing, local memory, no real email."""
+
+import os
+
+from .base import *  # noqa: F401,F403
+from .base import DATABASES, STORAGES
+
+SECRET_KEY = "test-only-key"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CABINET_TEST_PAYMENTS = True
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+MEDIA_ROOT = os.environ.get("CABINET_TEST_MEDIA_ROOT", "/tmp/cabinet-test-media")
+# Tests run tasks inline; the worker path has its own tests.
+Q_CLUSTER = {"name": "cabinet-test", "orm": "default", "sync": True, "timeout": 30, "retry": 60}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CABINET_TEST_SQLITE", "")}

@@ -1,0 +1,22 @@
+"""Input checks shared by every form that asks for the same thing."""
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+
+def normalize_phone(value, region="FR"):
+    """A phone number in E.164 (+33612345678), or ValidationError.
+
+    National numbers are read in ``region``; international ones (+...) as is.
+    """
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(_("Enter a valid phone number, e.g. +33 6 12 34 56 78."), code="phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,208 @@
+"""Fixtures shared by the whole suite: a practice, experts, clients, Chromium."""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+REQUIRE_BROWSER = os.environ.get("CABINET_REQUIRE_BROWSER") == "1"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings, tmp_path_factory):
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def require_postgres():
+    """For tests that only mean something on PostgreSQL (exclusion constraints, row locks)."""
+    if connection.vendor != "postgresql":
+        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            pytest.fail("DATABASE_URL points to PostgreSQL but the tests run elsewhere")
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+class Practice:
+    """A practice built for a test: a site, its French and English home pages, its expert index."""
+
+    def __init__(self, site, home_fr, home_en, index_fr, index_en, settings):
+        self.site = site
+        self.home = home_fr
+        self.home_en = home_en
+        self.index = index_fr
+        self.index_en = index_en
+        self.settings = settings
+
+
+def _publish(page):
+    page.save_revision().publish()
+    return page
+
+
+def ensure_wagtail_roots():
+    """Wagtail's migrations create the root page and the root collection; a transactional test
+    empties every table when it ends. Put them back so the tests after it find the usual tree."""
+    from django.contrib.contenttypes.models import ContentType
+    from wagtail.models import Collection, Locale, Page
+
+    locale, _ = Locale.objects.get_or_create(language_code=django_settings.LANGUAGE_CODE)
+    if Collection.get_first_root_node() is None:
+        Collection.add_root(instance=Collection(name="Root"))
+    root = Page.get_first_root_node()
+    if root is None:
+        root = Page.add_root(instance=Page(title="Root", slug="root", locale=locale,
+                                           content_type=ContentType.objects.get_for_model(Page)))
+    return root
+
+
+def build_practice(hostname="testserver", port=80, *, name="Cabinet Test", theme="atelier",
+                   default=True, slug=None):
+    from wagtail.models import Locale, Page, Site
+
+    from site_core.models import ExpertIndexPage, HomePage, PracticeSettings
+
+    fr, _ = Locale.objects.get_or_create(language_code="fr")
+    en, _ = Locale.objects.get_or_create(language_code="en")
+    root = ensure_wagtail_roots()
+    home = HomePage(title=name, slug=slug or f"home-{hostname.replace('.', '-')}", locale=fr,
+                    intro=f"Bienvenue chez {name}")
+    root.add_child(instance=home)
+    _publish(home)
+    home_en = home.copy_for_translation(en)
+    home_en.intro = f"Welcome to {name}"
+    home_en.save()
+    _publish(home_en)
+    if default:
+        Site.objects.filter(is_default_site=True).update(is_default_site=False)
+    site = Site.objects.create(hostname=hostname, port=port, root_page=home,
+                               is_default_site=default, site_name=name)
+    index = ExpertIndexPage(title="Nos experts", slug="experts", show_in_menus=True)
+    home.add_child(instance=index)
+    _publish(index)
+    index_en = index.copy_for_translation(en, copy_parents=True)
+    index_en.title = "Our experts"
+    index_en.save()
+    _publish(index_en)
+    practice_settings = PracticeSettings.for_site(site)
+    practice_settings.practice_name = name
+    practice_settings.theme = theme
+    practice_settings.save()
+    return Practice(site, home, home_en, index, index_en, practice_settings)
+
+
+@pytest.fixture
+def practice(db):
+    from wagtail.models import Site
+
+    Site.objects.all().delete()
+    return build_practice()
+
+
+@pytest.fixture
+def make_user(db):
+    from allauth.account.models import EmailAddress
+
+    from site_core.models import User
+
+    counter = {"n": 0}
+
+    def make(email=None, password="correct-horse-battery", verified=True, **extra):
+        counter["n"] += 1
+        email = email or f"user{counter['n']}@example.test"
+        user = User.objects.create_user(username=email.split("@")[0] + str(counter["n"]), email=email,
+                                        password=password, **extra)
+        EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_expert(db, make_user):
+    """make_expert(practice, "Alice Martin", slug=..., parent=...) -> (expert, page_fr, page_en)."""
+    from wagtail.models import Locale
+
+    from site_core.models import ExpertPage
+    from site_core.services import create_expert
+
+    def make(practice, name, *, slug=None, parent=None, user=None, languages=("fr",), with_user=True,
+             translate=True):
+        slug = slug or name.lower().replace(" ", "-")
+        if user is None and with_user:
+            user = make_user(email=f"{slug}@experts.test", first_name=name.split()[0],
+                             last_name=name.split()[-1])
+        expert = create_expert(name=name, user=user)
+        parent = parent or practice.index
+        page = ExpertPage(title=name, slug=slug, expert=expert, display_name=name,
+                          specialty="Spécialité de test", summary=f"Résumé de {name}",
+                          languages_spoken=list(languages))
+        parent.add_child(instance=page)
+        _publish(page)
+        page_en = None
+        if translate:
+            page_en = page.copy_for_translation(Locale.objects.get(language_code="en"), copy_parents=True)
+            page_en.specialty = "Test specialty"
+            page_en.save()
+            _publish(page_en)
+        return expert, page, page_en
+
+    return make
+
+
+# --- Browser -----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser():
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        if REQUIRE_BROWSER:
+            pytest.fail("CABINET_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing (make browser)")
+        pytest.skip("Chromium is not installed (make browser)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if REQUIRE_BROWSER:
+            raise
+        pytest.skip("playwright is not installed")
+    # Playwright's sync API runs an event loop in this thread; the Django test
+    # database is still used synchronously by the live server's threads.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def axe_script():
+    path = os.path.join(django_settings.BASE_DIR, "node_modules", "axe-core", "axe.min.js")
+    if not os.path.exists(path):
+        if REQUIRE_BROWSER:
+            pytest.fail("axe-core is missing: run `npm ci` (make test does)")
+        pytest.skip("axe-core is not installed (npm ci)")
+    return path

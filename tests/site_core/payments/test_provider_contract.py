@@ -1,0 +1,135 @@
+"""The contract every payment provider keeps, run against each registered provider.
+
+Each provider has a driver in drivers/ that fakes its gateway at the HTTP
+transport; the provider's own code runs unchanged.
+"""
+
+import importlib
+
+import pytest
+
+from site_core.payments import services
+from site_core.payments.models import Order, Payment, PaymentLog, Refund, WebhookEvent
+
+DRIVERS = {
+    "test": "tests.site_core.payments.drivers.test_card.TestCardDriver",
+    "stripe": "tests.site_core.payments.drivers.stripe.StripeDriver",
+    "paypal": "tests.site_core.payments.drivers.paypal.PayPalDriver",
+}
+
+
+def load_driver(identifier):
+    module_name, _, class_name = DRIVERS[identifier].rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            pytest.fail(f"No contract driver for provider {identifier!r} ({module_name})")
+        raise
+    return getattr(module, class_name)()
+
+
+@pytest.fixture(params=list(DRIVERS))
+def driver(request, settings, monkeypatch):
+    instance = load_driver(request.param)
+    instance.install(settings, monkeypatch)
+    return instance
+
+
+@pytest.fixture
+def paying_client(client, client_user):
+    client.force_login(client_user)
+    return client
+
+
+@pytest.mark.django_db
+def test_authorize_then_capture_less_than_authorized(driver, paying_client, make_order):
+    order = make_order(total=6000, capture_mode="manual")
+    payment = driver.pay(paying_client, order)
+    assert payment.state == Payment.State.AUTHORIZED
+    assert payment.authorized_amount == 6000 and payment.captured_amount == 0
+    order.refresh_from_db()
+    assert order.state == Order.State.PAID  # secured: the budget is held
+
+    services.capture(payment, 4000)
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.CAPTURED and payment.captured_amount == 4000
+    assert driver.gateway_captured(payment) == 4000
+
+
+@pytest.mark.django_db
+def test_capture_above_authorized_is_refused(driver, paying_client, make_order):
+    payment = driver.pay(paying_client, make_order(total=3000, capture_mode="manual"))
+    with pytest.raises(services.PaymentRefused):
+        services.capture(payment, 3001)
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.AUTHORIZED and payment.captured_amount == 0
+    assert driver.gateway_captured(payment) == 0
+
+
+@pytest.mark.django_db
+def test_void_releases_the_authorization(driver, paying_client, make_order):
+    payment = driver.pay(paying_client, make_order(total=2500, capture_mode="manual"))
+    services.void(payment)
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.CANCELED
+    assert driver.gateway_voided(payment)
+
+
+@pytest.mark.django_db
+def test_full_refund(driver, paying_client, make_order):
+    payment = driver.pay(paying_client, make_order(total=5000))
+    assert payment.state == Payment.State.CAPTURED
+    services.refund(payment, 5000, reason="expert missed the call")
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 5000
+    assert Refund.objects.get(payment=payment).state == Refund.State.DONE
+    assert driver.gateway_refunded(payment) == 5000
+
+
+@pytest.mark.django_db
+def test_partial_refunds_and_refusal_above_what_remains(driver, paying_client, make_order):
+    payment = driver.pay(paying_client, make_order(total=5000))
+    services.refund(payment, 1000)
+    services.refund(payment, 500)
+    with pytest.raises(services.PaymentRefused):
+        services.refund(payment, 3501)
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 1500
+    assert Refund.objects.filter(payment=payment).count() == 2
+    assert driver.gateway_refunded(payment) == 1500
+
+
+@pytest.mark.django_db
+def test_replayed_webhook_confirms_once(driver, client, make_order, client_user):
+    client.force_login(client_user)
+    order = make_order(total=4200)
+    payment = driver.start_without_completing(client, order)
+    driver.complete_at_gateway(payment)
+    body, headers = driver.signed_success_webhook(payment)
+    url = f"/payments/webhooks/{driver.identifier}/"
+    for _ in range(5):
+        response = client.post(url, data=body, content_type="application/json", **headers)
+        assert response.status_code == 200
+    payment.refresh_from_db()
+    order.refresh_from_db()
+    assert payment.state == Payment.State.CAPTURED and payment.captured_amount == 4200
+    assert order.state == Order.State.PAID
+    assert WebhookEvent.objects.filter(provider=driver.identifier).count() == 1
+    assert PaymentLog.objects.filter(payment=payment, to_state="captured").count() == 1
+
+
+@pytest.mark.django_db
+def test_tampered_webhook_is_refused_and_writes_nothing(driver, client, make_order, client_user):
+    client.force_login(client_user)
+    order = make_order(total=4200)
+    payment = driver.start_without_completing(client, order)
+    driver.complete_at_gateway(payment)
+    body, headers = driver.signed_success_webhook(payment)
+    body, headers = driver.tamper(body, headers)
+    state_before = Payment.objects.get(pk=payment.pk).state
+    response = client.post(f"/payments/webhooks/{driver.identifier}/", data=body,
+                           content_type="application/json", **headers)
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+    assert Payment.objects.get(pk=payment.pk).state == state_before
