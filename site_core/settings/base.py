@@ -34,6 +34,11 @@ PAYPAL_CLIENT_ID = os.environ.get("PAYPAL_CLIENT_ID", "")
 PAYPAL_CLIENT_SECRET = os.environ.get("PAYPAL_CLIENT_SECRET", "")
 PAYPAL_WEBHOOK_ID = os.environ.get("PAYPAL_WEBHOOK_ID", "")
 PAYPAL_ENVIRONMENT = os.environ.get("PAYPAL_ENVIRONMENT", "sandbox")  # sandbox | live
+# Stripe (modules.payments_stripe): cards through PaymentIntents and the
+# Payment Element, offered once both keys are set; see README, "Stripe".
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 DEBUG = False
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -45,6 +50,7 @@ CABINET_MODULES = [
     "modules.contact",
     "modules.payments_test",
     "modules.payments_paypal",
+    "modules.booking",
 ]
 
 INSTALLED_APPS = [
@@ -179,6 +185,8 @@ LOCALE_PATHS = [PROJECT_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
+# Availability rules are about days on the expert's own calendar: keep their dates naive.
+RECURRENCE_USE_TZ = False
 
 # --- Static and media ------------------------------------------------------
 STATIC_URL = "/static/"

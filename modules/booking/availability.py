@@ -1,0 +1,120 @@
+"""An expert's free slots: loads their rules, exceptions and appointments in three
+queries and hands them to the pure slot engine (modules.booking.slots)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from modules.booking import slots as engine
+from modules.booking.models import (
+    Appointment,
+    AvailabilityException,
+    AvailabilityRule,
+    BookingProfile,
+)
+
+#: "Now" opens the expert for three hours from the moment they press it (seed 000).
+NOW_OPENING = timedelta(hours=3)
+#: "Pause 20 minutes" (seed 004).
+PAUSE = timedelta(minutes=20)
+
+
+def profile_for(expert) -> BookingProfile:
+    profile = getattr(expert, "_booking_profile_cache", None)
+    if profile is None:
+        profile = BookingProfile.objects.filter(expert=expert).first() or BookingProfile(expert=expert)
+        expert._booking_profile_cache = profile
+    return profile
+
+
+def _covers(modes, mode) -> bool:
+    return not modes or mode in modes
+
+
+@dataclass
+class Availability:
+    """What the slot engine needs for one expert and one mode, loaded once."""
+
+    windows: list[engine.Window]
+    busy: list[tuple[datetime, datetime]]
+    closed: list[tuple[datetime, datetime]]
+    profile: BookingProfile
+
+    def free(self, minutes: int, now: datetime) -> list[datetime]:
+        profile = self.profile
+        return engine.free_slots(
+            self.windows, self.busy, closed=self.closed,
+            duration=timedelta(minutes=minutes), now=now,
+            step=timedelta(minutes=profile.slot_minutes),
+            buffer=timedelta(minutes=profile.buffer_minutes),
+            notice=timedelta(minutes=profile.notice_minutes),
+            horizon=timedelta(days=profile.horizon_days),
+        )
+
+
+def load(expert, mode: str, start: datetime, end: datetime, *, exclude_appointment=None) -> Availability:
+    """Rules, exceptions and live appointments of ``expert`` between ``start`` and ``end``."""
+    profile = profile_for(expert)
+    tz = ZoneInfo(expert.time_zone)
+    rules = [
+        engine.WeeklyRule(rule.recurrence, rule.start_time, rule.end_time, since=rule.valid_from)
+        for rule in AvailabilityRule.objects.filter(expert=expert)
+        if _covers(rule.modes, mode)
+    ]
+    margin = timedelta(minutes=profile.buffer_minutes) + timedelta(days=1)
+    extra, closed = [], []
+    for exception in AvailabilityException.objects.filter(
+        expert=expert, ends_at__gt=start - margin, starts_at__lt=end + margin
+    ):
+        if not _covers(exception.modes, mode):
+            continue
+        if exception.kind == AvailabilityException.Kind.OPEN:
+            extra.append(engine.Window.of(exception.starts_at, exception.ends_at))
+        else:
+            closed.append((exception.starts_at, exception.ends_at))
+    appointments = Appointment.objects.filter(
+        expert=expert, state__in=Appointment.LIVE_STATES,
+        ends_at__gt=start - margin, starts_at__lt=end + margin,
+    )
+    if exclude_appointment is not None:
+        appointments = appointments.exclude(pk=exclude_appointment.pk)
+    busy = list(appointments.values_list("starts_at", "ends_at"))
+    if profile.paused_until and profile.paused_until > start:
+        closed.append((start - margin, profile.paused_until))
+    if mode in (profile.modes_off or []):
+        closed.append((start - margin, end + margin))
+    windows = engine.expand_rules(rules, tz, start, end, extra=extra)
+    return Availability(windows=windows, busy=busy, closed=closed, profile=profile)
+
+
+def free_slots(expert, mode: str, minutes: int, start: datetime, end: datetime, now: datetime | None = None,
+               *, exclude_appointment=None) -> list[datetime]:
+    """Starts (UTC) at which ``expert`` can take a ``minutes``-long appointment in ``mode``."""
+    now = now or timezone.now()
+    start = max(start, now)
+    if end <= start:
+        return []
+    availability = load(expert, mode, start, end, exclude_appointment=exclude_appointment)
+    return [slot for slot in availability.free(minutes, now) if start <= slot < end]
+
+
+def is_free(expert, mode: str, minutes: int, starts_at: datetime, now: datetime | None = None,
+            *, exclude_appointment=None) -> bool:
+    """Whether ``starts_at`` is one of the expert's free slots for that length and mode."""
+    window = timedelta(minutes=minutes) + timedelta(days=1)
+    return starts_at in free_slots(expert, mode, minutes, starts_at - window, starts_at + window, now,
+                                   exclude_appointment=exclude_appointment)
+
+
+def has_availability(expert, now: datetime | None = None) -> bool:
+    """Whether the expert has set any opening clients could book (else clients write to them)."""
+    now = now or timezone.now()
+    return (
+        AvailabilityRule.objects.filter(expert=expert).exists()
+        or AvailabilityException.objects.filter(expert=expert, kind=AvailabilityException.Kind.OPEN,
+                                                ends_at__gt=now).exists()
+    )

@@ -1,0 +1,308 @@
+"""What a client books and when: offerings, availability, appointments."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from recurrence.fields import RecurrenceField
+from wagtail.admin.panels import FieldPanel
+from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
+
+from site_core.fields import ChoiceListField
+
+
+class Mode(models.TextChoices):
+    CHAT = "chat", _("Chat")
+    VIDEO = "video", _("Video")
+    PHONE = "phone", _("Phone")
+
+
+def mode_choices():
+    return Mode.choices
+
+
+class Product(models.TextChoices):
+    PER_MINUTE = "per_minute", _("Per minute")
+    SHORT = "short", _("Short package")
+    LONG = "long", _("Long package")
+
+
+class BookingProfile(models.Model):
+    """How an expert takes bookings: the grid of their slots, the margins around
+    appointments, how far ahead clients may book, and the switches they flip
+    during the day ("available now", "pause 20 minutes", a mode off for a while)."""
+
+    expert = models.OneToOneField("site_core.Expert", on_delete=models.CASCADE, related_name="booking_profile",
+                                  verbose_name=_("expert"))
+    slot_minutes = models.PositiveSmallIntegerField(
+        _("slot grid (minutes)"), default=30, validators=[MinValueValidator(5), MaxValueValidator(240)],
+        help_text=_("Appointments can start every so many minutes from the start of an opening."),
+    )
+    buffer_minutes = models.PositiveSmallIntegerField(
+        _("break between appointments (minutes)"), default=0, validators=[MaxValueValidator(240)],
+    )
+    notice_minutes = models.PositiveIntegerField(
+        _("minimum notice (minutes)"), default=60, validators=[MaxValueValidator(60 * 24 * 30)],
+        help_text=_("How long before an appointment a client can still book it."),
+    )
+    horizon_days = models.PositiveSmallIntegerField(
+        _("booking horizon (days)"), default=15, validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text=_("How far ahead clients can book."),
+    )
+    # "Now" (a three-hour opening starting now) and instant sessions.
+    available_now_until = models.DateTimeField(_("available now until"), null=True, blank=True)
+    # "Pause 20 minutes": no instant request and no slot until then.
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
+    modes_off = ChoiceListField(_("modes turned off for now"), choices_callable=mode_choices)
+    alert_phone = models.CharField(
+        _("phone for alerts"), max_length=32, blank=True,
+        help_text=_("Where the expert is told about an incoming request (SMS)."),
+    )
+
+    class Meta:
+        verbose_name = _("booking profile")
+        verbose_name_plural = _("booking profiles")
+
+    def __str__(self):
+        return str(self.expert)
+
+    def is_available_now(self, now=None) -> bool:
+        now = now or timezone.now()
+        paused = self.paused_until is not None and self.paused_until > now
+        return bool(self.available_now_until and self.available_now_until > now and not paused)
+
+
+class Offering(models.Model):
+    """What an expert sells in one mode (seed 000 "Mes tarifs"): a price per minute, a
+    short and a long package, and the per-minute rate of an instant session. A price
+    of 0 turns that product off; a disabled offering turns the mode off."""
+
+    expert = models.ForeignKey("site_core.Expert", on_delete=models.CASCADE, related_name="offerings",
+                               verbose_name=_("expert"))
+    mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices)
+    enabled = models.BooleanField(_("offered"), default=True)
+    price_per_minute = models.PositiveIntegerField(_("price per minute (cents)"), default=0)
+    short_minutes = models.PositiveSmallIntegerField(
+        _("short package (minutes)"), default=15, validators=[MinValueValidator(1), MaxValueValidator(480)])
+    short_price = models.PositiveIntegerField(_("short package price (cents)"), default=0)
+    long_minutes = models.PositiveSmallIntegerField(
+        _("long package (minutes)"), default=30, validators=[MinValueValidator(1), MaxValueValidator(480)])
+    long_price = models.PositiveIntegerField(_("long package price (cents)"), default=0)
+    instant_rate = models.PositiveIntegerField(
+        _("instant session price per minute (cents)"), default=0,
+        help_text=_("0: no instant session in this mode."))
+
+    class Meta:
+        verbose_name = _("offering")
+        verbose_name_plural = _("offerings")
+        ordering = ["expert", "mode"]
+        constraints = [
+            models.UniqueConstraint(fields=["expert", "mode"], name="booking_offering_one_per_mode"),
+        ]
+
+    def __str__(self):
+        return f"{self.expert} – {self.get_mode_display()}"
+
+    def clean(self):
+        if self.short_price and self.long_price and self.short_minutes >= self.long_minutes:
+            raise ValidationError({"short_minutes": _("The short package must be shorter than the long one.")})
+
+    def products(self) -> list[tuple[str, int, int | None]]:
+        """(product, price in cents, minutes or None for per minute) of what is on sale."""
+        if not self.enabled:
+            return []
+        found = []
+        if self.price_per_minute:
+            found.append((Product.PER_MINUTE, self.price_per_minute, None))
+        if self.short_price:
+            found.append((Product.SHORT, self.short_price, self.short_minutes))
+        if self.long_price:
+            found.append((Product.LONG, self.long_price, self.long_minutes))
+        return found
+
+    def price_of(self, product: str) -> tuple[int, int | None]:
+        for name, price, minutes in self.products():
+            if name == product:
+                return price, minutes
+        raise LookupError(product)
+
+
+class AvailabilityRule(models.Model):
+    """A weekly opening in the expert's time zone: on the days the recurrence gives, from
+    ``start_time`` to ``end_time``, for the modes listed (all when empty)."""
+
+    expert = models.ForeignKey("site_core.Expert", on_delete=models.CASCADE, related_name="availability_rules",
+                               verbose_name=_("expert"))
+    recurrence = RecurrenceField(verbose_name=_("days"), include_dtstart=False)
+    start_time = models.TimeField(_("from"))
+    end_time = models.TimeField(_("until"), help_text=_("Earlier than the start: the opening runs past midnight."))
+    modes = ChoiceListField(_("modes"), choices_callable=mode_choices, help_text=_("None ticked: every mode."))
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("weekly opening")
+        verbose_name_plural = _("weekly openings")
+        ordering = ["expert", "start_time"]
+
+    def __str__(self):
+        return f"{self.expert}: {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+    def clean(self):
+        if self.start_time and self.end_time and self.start_time == self.end_time:
+            raise ValidationError({"end_time": _("An opening cannot end when it starts.")})
+        if not self.recurrence or not (self.recurrence.rrules or self.recurrence.rdates):
+            raise ValidationError({"recurrence": _("Choose at least one day.")})
+
+
+class AvailabilityException(models.Model):
+    """A one-off change to the week: an extra opening (or "Now", a three-hour opening
+    from now), or a closure (holidays, a break) that removes slots."""
+
+    class Kind(models.TextChoices):
+        OPEN = "open", _("Extra opening")
+        CLOSED = "closed", _("Closed")
+
+    expert = models.ForeignKey("site_core.Expert", on_delete=models.CASCADE, related_name="availability_exceptions",
+                               verbose_name=_("expert"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.CLOSED)
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"))
+    modes = ChoiceListField(_("modes"), choices_callable=mode_choices, help_text=_("None ticked: every mode."))
+    note = models.CharField(_("note"), max_length=120, blank=True)
+
+    class Meta:
+        verbose_name = _("availability exception")
+        verbose_name_plural = _("availability exceptions")
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["expert", "ends_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.starts_at:%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("The end must come after the start.")})
+        if self.kind == self.Kind.OPEN and self.ends_at and self.ends_at <= timezone.now():
+            raise ValidationError({"ends_at": _("An opening cannot be in the past.")})
+
+
+# Reservation codes: 8 characters a client can read out on the phone without
+# confusion (no 0/O, 1/I/L, 5/S, 2/Z, 8/B): 25^8 ≈ 1.5e11 codes.
+CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+CODE_LENGTH = 8
+
+
+def new_reservation_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+class Appointment(models.Model):
+    """A consultation a client booked with an expert, from the slot held while they pay
+    to the session that took place (or the request that expired)."""
+
+    class State(models.TextChoices):
+        HELD = "held", _("Held while paying")
+        REQUESTED = "requested", _("Waiting for the expert")
+        CONFIRMED = "confirmed", _("Confirmed")
+        DECLINED = "declined", _("Declined")
+        EXPIRED = "expired", _("Expired")
+        CANCELED = "canceled", _("Canceled")
+        COMPLETED = "completed", _("Completed")
+
+    #: States in which the appointment occupies the expert's time.
+    LIVE_STATES = (State.HELD, State.REQUESTED, State.CONFIRMED)
+
+    code = models.CharField(_("reservation code"), max_length=CODE_LENGTH, unique=True,
+                            default=new_reservation_code, editable=False)
+    site = models.ForeignKey("wagtailcore.Site", on_delete=models.PROTECT, related_name="+")
+    expert = models.ForeignKey("site_core.Expert", on_delete=models.PROTECT, related_name="appointments",
+                               verbose_name=_("expert"))
+    client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments",
+                               verbose_name=_("client"))
+    mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices)
+    product = models.CharField(_("product"), max_length=12, choices=Product.choices)
+    instant = models.BooleanField(_("instant session"), default=False)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    minutes = models.PositiveIntegerField(_("minutes bought"))
+    unit_price = models.PositiveIntegerField(_("price (cents)"),
+                                             help_text=_("Per minute, or of the package."))
+    currency = models.CharField(_("currency"), max_length=3)
+    phone = models.CharField(_("client's phone"), max_length=32, blank=True)
+    client_time_zone = models.CharField(_("client's time zone"), max_length=64, blank=True)
+    language = models.CharField(_("language"), max_length=8, default="fr")
+    note = models.TextField(_("message to the expert"), blank=True)
+    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.HELD)
+    order = models.OneToOneField("payments.Order", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="appointment")
+    held_until = models.DateTimeField(_("held until"), null=True, blank=True)
+    confirm_by = models.DateTimeField(_("to confirm before"), null=True, blank=True)
+    reschedules = models.PositiveSmallIntegerField(_("reschedules"), default=0)
+    idempotency_key = models.CharField(max_length=80, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
+        ordering = ["starts_at"]
+        indexes = [
+            models.Index(fields=["expert", "starts_at"]),
+            models.Index(fields=["state", "held_until"]),
+            models.Index(fields=["state", "confirm_by"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                   name="booking_appointment_ends_after_start"),
+            models.UniqueConstraint(fields=["client", "idempotency_key"], condition=~models.Q(idempotency_key=""),
+                                    name="booking_appointment_idempotency"),
+        ]
+        # On PostgreSQL, migration 0002 adds an exclusion constraint: no two live
+        # appointments of one expert overlap. (Not declared here: SQLite has no
+        # exclusion constraints; there the service checks inside a write transaction.)
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in self.LIVE_STATES
+
+
+@register_setting(icon="date")
+class BookingSettings(BaseSiteSetting):
+    """How a practice takes bookings (seed 002): confirmed at once or by the expert, how
+    long a slot is held while the client pays, and its cancellation policy."""
+
+    requires_confirmation = models.BooleanField(
+        _("experts confirm each request"), default=False,
+        help_text=_("Off: a paid booking is confirmed at once. On: the expert has 24 hours to confirm it."),
+    )
+    confirm_hours = models.PositiveSmallIntegerField(
+        _("hours to confirm a request"), default=24, validators=[MinValueValidator(1), MaxValueValidator(168)])
+    hold_minutes = models.PositiveSmallIntegerField(
+        _("minutes a slot is held during payment"), default=10,
+        validators=[MinValueValidator(2), MaxValueValidator(60)])
+    cancel_cutoff_hours = models.PositiveSmallIntegerField(
+        _("free cancellation until (hours before)"), default=24, validators=[MaxValueValidator(720)])
+    late_cancel_refund_percent = models.PositiveSmallIntegerField(
+        _("refund after the cut-off (%)"), default=0, validators=[MaxValueValidator(100)])
+    max_reschedules = models.PositiveSmallIntegerField(_("reschedules allowed per booking"), default=2)
+    instant_answer_minutes = models.PositiveSmallIntegerField(
+        _("minutes to answer an instant request"), default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(30)])
+
+    panels = [
+        FieldPanel("requires_confirmation"), FieldPanel("confirm_hours"), FieldPanel("hold_minutes"),
+        FieldPanel("cancel_cutoff_hours"), FieldPanel("late_cancel_refund_percent"),
+        FieldPanel("max_reschedules"), FieldPanel("instant_answer_minutes"),
+    ]
+
+    class Meta:
+        verbose_name = _("booking settings")

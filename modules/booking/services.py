@@ -1,0 +1,297 @@
+"""Every change to offerings, availability switches and appointments.
+
+Each function runs in one transaction and sends its events on commit. The
+invariant that matters most, no two live appointments of one expert
+overlapping, is kept by the database: an exclusion constraint on PostgreSQL;
+on SQLite every write transaction is IMMEDIATE (site_core.settings), so the
+overlap check below runs with the database locked for writing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from modules.booking import availability
+from modules.booking.models import (
+    Appointment,
+    AvailabilityException,
+    BookingProfile,
+    BookingSettings,
+    Mode,
+    Offering,
+    Product,
+)
+from site_core.payments import services as payments
+from site_core.validators import normalize_phone
+
+logger = logging.getLogger(__name__)
+
+A = Appointment.State
+PAYMENT_PURPOSE = "booking"
+
+
+class BookingError(Exception):
+    """A booking that cannot be made or changed; the message is for the client.
+
+    ``code`` names the reason for the API (``slot_taken`` answers 409).
+    """
+
+    def __init__(self, message, code="invalid", field=None):
+        super().__init__(str(message))
+        self.message = str(message)
+        self.code = code
+        self.field = field
+
+
+class SlotTaken(BookingError):
+    def __init__(self):
+        super().__init__(gettext_lazy("This time was just taken. Please choose another one."), code="slot_taken")
+
+
+# --- Expert's switches ---------------------------------------------------
+
+@transaction.atomic
+def profile(expert) -> BookingProfile:
+    found, _created = BookingProfile.objects.select_for_update().get_or_create(expert=expert)
+    expert._booking_profile_cache = found
+    return found
+
+
+@transaction.atomic
+def available_now(expert, now=None) -> AvailabilityException:
+    """"Now": a three-hour opening from this moment, and instant requests allowed."""
+    now = now or timezone.now()
+    row = profile(expert)
+    row.available_now_until = now + availability.NOW_OPENING
+    row.paused_until = None
+    row.save(update_fields=["available_now_until", "paused_until"])
+    return AvailabilityException.objects.create(
+        expert=expert, kind=AvailabilityException.Kind.OPEN, starts_at=now,
+        ends_at=now + availability.NOW_OPENING, note=_("Available now"),
+    )
+
+
+@transaction.atomic
+def pause(expert, now=None) -> BookingProfile:
+    """"Pause 20 minutes": no new slot and no instant request until then."""
+    now = now or timezone.now()
+    row = profile(expert)
+    row.paused_until = now + availability.PAUSE
+    row.save(update_fields=["paused_until"])
+    return row
+
+
+@transaction.atomic
+def back_from_break(expert, now=None) -> BookingProfile:
+    row = profile(expert)
+    row.paused_until = None
+    row.save(update_fields=["paused_until"])
+    return row
+
+
+@transaction.atomic
+def set_modes_off(expert, modes) -> BookingProfile:
+    unknown = set(modes) - set(Mode.values)
+    if unknown:
+        raise BookingError(_("Unknown mode."), field="modes")
+    row = profile(expert)
+    row.modes_off = sorted(set(modes))
+    row.save(update_fields=["modes_off"])
+    return row
+
+
+# --- Booking -------------------------------------------------------------
+
+@dataclass
+class BookingRequest:
+    """What the three steps of the booking form collect."""
+
+    site: object
+    expert: object
+    client: object
+    mode: str
+    product: str
+    starts_at: datetime | None = None  # None: now (instant session)
+    budget_minutes: int | None = None  # per minute: how many minutes the budget buys
+    phone: str = ""
+    promo_code: str = ""
+    note: str = ""
+    language: str = "fr"
+    client_time_zone: str = ""
+    idempotency_key: str = ""
+
+
+def practice_settings(site) -> BookingSettings:
+    return BookingSettings.for_site(site)
+
+
+def _offering(expert, mode) -> Offering:
+    if mode not in Mode.values:
+        raise BookingError(_("Choose how you want to consult: chat, video or phone."), field="mode")
+    offering = Offering.objects.filter(expert=expert, mode=mode, enabled=True).first()
+    if offering is None or not offering.products():
+        raise BookingError(_("This expert does not offer this kind of consultation."), field="mode")
+    if mode in (availability.profile_for(expert).modes_off or []):
+        raise BookingError(_("This expert does not take this kind of consultation at the moment."), field="mode")
+    return offering
+
+
+def quote(expert, mode, product, budget_minutes=None):
+    """(offering, unit price, minutes, total) for a product, or BookingError."""
+    offering = _offering(expert, mode)
+    try:
+        unit_price, minutes = offering.price_of(product)
+    except LookupError:
+        raise BookingError(_("Choose one of the products on offer."), field="product") from None
+    if product == Product.PER_MINUTE:
+        if budget_minutes is None or int(budget_minutes) < 1:
+            raise BookingError(_("Your budget must buy at least one minute."), field="budget_minutes")
+        if int(budget_minutes) > 240:
+            raise BookingError(_("A budget cannot buy more than 240 minutes."), field="budget_minutes")
+        minutes = int(budget_minutes)
+        return offering, unit_price, minutes, unit_price * minutes
+    return offering, unit_price, minutes, unit_price
+
+
+def _overlapping_live(expert, starts_at, ends_at):
+    return Appointment.objects.filter(
+        expert=expert, state__in=Appointment.LIVE_STATES, starts_at__lt=ends_at, ends_at__gt=starts_at,
+    )
+
+
+def _insert(appointment):
+    """Saves a new live appointment, or raises SlotTaken if the expert's time is taken.
+
+    The expert's row is locked first, so bookings of one expert queue up one
+    behind the other: two inserts racing on the exclusion constraint would
+    otherwise each wait for the other and one would die of a deadlock instead
+    of hearing "slot taken". The constraint stays the guarantee.
+    """
+    from site_core.models import Expert
+
+    list(Expert.objects.select_for_update().filter(pk=appointment.expert_id).values_list("pk"))
+    try:
+        with transaction.atomic():
+            if connection.vendor != "postgresql" and _overlapping_live(
+                appointment.expert, appointment.starts_at, appointment.ends_at
+            ).exists():
+                raise SlotTaken()
+            appointment.save()
+    except IntegrityError as exc:
+        if "no_overlap" in str(exc) or "exclusion" in str(exc).lower():
+            raise SlotTaken() from None
+        raise
+
+
+def hold(request: BookingRequest, now=None) -> Appointment:
+    """Holds the chosen slot while the client pays (step 3), after checking everything
+    the client chose. Same client and idempotency key twice: the same appointment."""
+    now = now or timezone.now()
+    if request.idempotency_key:
+        existing = Appointment.objects.filter(client=request.client,
+                                              idempotency_key=request.idempotency_key).first()
+        if existing is not None:
+            return existing
+    offering, unit_price, minutes, total = quote(request.expert, request.mode, request.product,
+                                                 request.budget_minutes)
+    phone = ""
+    if request.mode == Mode.PHONE:
+        if not request.phone:
+            raise BookingError(_("Enter the phone number the expert should call."), field="phone")
+        try:
+            phone = normalize_phone(request.phone)
+        except ValidationError as exc:
+            raise BookingError(exc.messages[0], field="phone") from None
+    if request.starts_at is None:
+        raise BookingError(_("Choose a time."), field="starts_at")
+    starts_at = request.starts_at
+    if timezone.is_naive(starts_at):
+        raise BookingError(_("Choose a time."), field="starts_at")
+    booking_profile = availability.profile_for(request.expert)
+    if starts_at <= now:
+        raise BookingError(_("This time has already passed."), field="starts_at")
+    if starts_at > now + timedelta(days=booking_profile.horizon_days):
+        raise BookingError(
+            _("Appointments can be booked up to %(days)d days ahead.") % {"days": booking_profile.horizon_days},
+            field="starts_at")
+    if not availability.is_free(request.expert, request.mode, minutes, starts_at, now):
+        if not _overlapping_live(request.expert, starts_at, starts_at + timedelta(minutes=minutes)).exists():
+            raise BookingError(_("The expert is not available at this time."), field="starts_at")
+        raise SlotTaken()
+    rules = practice_settings(request.site)
+    appointment = Appointment(
+        site=request.site, expert=request.expert, client=request.client, mode=request.mode,
+        product=request.product, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=minutes),
+        minutes=minutes, unit_price=unit_price, currency=_currency(request.site), phone=phone,
+        note=request.note[:2000], language=request.language, client_time_zone=request.client_time_zone,
+        state=A.HELD, held_until=now + timedelta(minutes=rules.hold_minutes),
+        idempotency_key=request.idempotency_key[:80],
+    )
+    with transaction.atomic():
+        _insert(appointment)
+        description = _("%(mode)s consultation with %(expert)s, %(minutes)d min") % {
+            "mode": Mode(request.mode).label, "expert": request.expert.name, "minutes": minutes}
+        try:
+            order = payments.create_order(
+                site=request.site, client=request.client, expert=request.expert, purpose=PAYMENT_PURPOSE,
+                currency=appointment.currency, lines=[(description, total, 1)], paid_object=appointment,
+                capture_mode="manual" if request.product == Product.PER_MINUTE else "automatic",
+                promo_code=request.promo_code, language=request.language,
+                success_url=f"/booking/done/{appointment.code}/",
+                cancel_url=f"/booking/abandon/{appointment.code}/",
+            )
+        except payments.PromoCodeError as exc:
+            raise BookingError(str(exc), field="promo_code") from None
+        appointment.order = order
+        appointment.save(update_fields=["order"])
+    return appointment
+
+
+def _currency(site):
+    from site_core.models import PracticeSettings
+
+    return PracticeSettings.for_site(site).currency
+
+
+def _locked(appointment) -> Appointment:
+    return Appointment.objects.select_for_update().get(pk=appointment.pk)
+
+
+@transaction.atomic
+def order_paid(order, now=None) -> Appointment | None:
+    """The client paid (or, per minute, the budget is authorized): the booking is confirmed,
+    or waits for the expert when the practice wants requests confirmed. Idempotent."""
+    now = now or timezone.now()
+    appointment = Appointment.objects.select_for_update().filter(order=order).first()
+    if appointment is None or appointment.state != A.HELD:
+        return appointment
+    rules = practice_settings(appointment.site)
+    appointment.held_until = None
+    if rules.requires_confirmation:
+        appointment.state = A.REQUESTED
+        appointment.confirm_by = now + timedelta(hours=rules.confirm_hours)
+    else:
+        appointment.state = A.CONFIRMED
+    appointment.save(update_fields=["state", "held_until", "confirm_by", "updated_at"])
+    return appointment
+
+
+@transaction.atomic
+def release_hold(appointment, reason="") -> Appointment:
+    """The client gave up paying (or the hold ran out): the slot is free again."""
+    appointment = _locked(appointment)
+    if appointment.state != A.HELD:
+        return appointment
+    appointment.state = A.CANCELED
+    appointment.save(update_fields=["state", "updated_at"])
+    if appointment.order_id and appointment.order.state == appointment.order.State.OPEN:
+        payments.cancel_order(appointment.order, reason=reason or "hold released")
+    return appointment

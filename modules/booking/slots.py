@@ -1,0 +1,286 @@
+"""The slot engine: free appointment starts from availability, by a sorted sweep.
+
+Everything here is pure (no database, no clock, no settings): callers load the
+rules, exceptions and appointments of one expert and pass ``now``. Two steps:
+
+1. ``expand_rules`` turns weekly rules (django-recurrence objects + local start
+   and end times, in the expert's time zone) and one-off openings into UTC
+   windows, each keeping its own grid origin (its local start), DST-correct:
+   09:00 in Paris is 07:00 UTC in summer and 08:00 UTC in winter, because the
+   conversion is done per day by zoneinfo, never with a fixed offset.
+2. ``free_slots`` subtracts what is taken (appointments and holds, widened by
+   the buffer, and closed exceptions) from the windows with one sorted sweep:
+   the blocked intervals are sorted and merged once, each window finds its
+   first overlapping blocked interval by bisection and walks forward. Cost:
+   O((W + B) log B + S) for W windows, B blocked intervals, S slots, instead
+   of the naive O(S * B) check of every candidate against every interval
+   (``free_slots_naive``, kept as the reference the tests and benchmark
+   compare with).
+
+Time is handled as integer POSIX seconds inside the sweep (cheap to compare
+and add); the public functions take and return aware datetimes.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from recurrence import base as recurrence_base
+
+
+class Window(NamedTuple):
+    """An interval when the expert is open, [start, end) in POSIX seconds, and the grid
+    its slots follow: origin + k * step (the window's own local start)."""
+
+    start: int
+    end: int
+    origin: int
+
+    @classmethod
+    def of(cls, start: datetime, end: datetime, origin: datetime | None = None) -> Window:
+        return cls(_seconds(start), _seconds(end), _seconds(origin or start))
+
+    @property
+    def opens(self) -> datetime:
+        return _aware(self.start)
+
+    @property
+    def closes(self) -> datetime:
+        return _aware(self.end)
+
+
+@dataclass(frozen=True)
+class WeeklyRule:
+    """A recurring opening: on the days ``recurrence`` gives, from ``start`` to ``end`` local time.
+
+    ``end`` at or before ``start`` means the window runs past midnight.
+    """
+
+    recurrence: recurrence_base.Recurrence
+    start: time
+    end: time
+    #: The date the rule starts from (phase of "every other week"); None: unbounded.
+    since: date | None = None
+
+
+def _seconds(value: datetime) -> int:
+    if value.tzinfo is None:
+        raise ValueError("slot engine datetimes must be aware")
+    return int(value.timestamp())
+
+
+def _aware(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _simple_weekly_days(source: recurrence_base.Recurrence) -> frozenset[int] | None:
+    """The weekdays (0 = Monday) of a plain "every week on these days" rule, else None."""
+    if source.exrules or len(source.rrules) != 1:
+        return None
+    rule = source.rrules[0]
+    if rule.freq != recurrence_base.WEEKLY or (rule.interval or 1) != 1 or rule.count:
+        return None
+    if any(getattr(rule, name) for name in ("bysetpos", "bymonth", "bymonthday", "byyearday",
+                                            "byweekno", "byhour", "byminute", "bysecond")):
+        return None
+    days = rule.byday or []
+    if not days or any(getattr(day, "index", None) for day in days):
+        return None
+    return frozenset(day.number if hasattr(day, "number") else int(day) for day in days)
+
+
+def _as_date(value) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _occurrence_days(rule: WeeklyRule, first: date, last: date) -> list[date]:
+    """The days in [first, last] on which ``rule`` opens.
+
+    The usual rule ("every week on Monday, Tuesday...", with exception dates)
+    is read directly, a day at a time; anything else goes through dateutil,
+    which replays a rule from its dtstart, so the expansion starts close to the
+    query window unless the rule's phase depends on its start (an interval
+    above 1 or a count), in which case the rule's own start date is kept.
+    """
+    source = rule.recurrence
+    since = rule.since
+    if since and since > first:
+        first = since
+    if first > last:
+        return []
+    weekdays = _simple_weekly_days(source)
+    if weekdays is not None:
+        until = source.rrules[0].until
+        if until is not None:
+            last = min(last, _as_date(until))
+        excluded = {_as_date(value) for value in source.exdates}
+        days = []
+        day = first
+        one = timedelta(days=1)
+        while day <= last:
+            if day.weekday() in weekdays and day not in excluded:
+                days.append(day)
+            day += one
+        days.extend(d for d in map(_as_date, source.rdates) if first <= d <= last and d not in excluded)
+        return sorted(set(days)) if source.rdates else days
+    phased = any((r.interval or 1) > 1 or r.count for r in (*source.rrules, *source.exrules))
+    dtstart_day = rule.since if (phased and rule.since) else first
+    recurrence = recurrence_base.Recurrence(
+        rrules=source.rrules, exrules=source.exrules, rdates=source.rdates, exdates=source.exdates,
+        include_dtstart=False,
+    )
+    occurrences = recurrence.between(
+        datetime.combine(first, time.min),
+        datetime.combine(last, time.min),
+        dtstart=datetime.combine(dtstart_day, time.min),
+        inc=True,
+    )
+    return [occurrence.date() for occurrence in occurrences]
+
+
+def expand_rules(rules: Iterable[WeeklyRule], tz: ZoneInfo, start: datetime, end: datetime,
+                 extra: Iterable[Window] = ()) -> list[Window]:
+    """Windows between ``start`` and ``end`` (aware) from weekly rules in ``tz`` plus
+    one-off openings (``extra``), sorted by start.
+
+    A wall-clock time that a spring-forward change skips is moved forward by the
+    gap (02:30 on the night clocks jump from 02:00 to 03:00 opens at 03:30), and an
+    ambiguous autumn time is its first occurrence (PEP 495's fold=0), as zoneinfo does.
+    """
+    # A window that starts the local day before can still reach into [start, end).
+    first = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date()
+    low, high = _seconds(start), _seconds(end)
+    combine = datetime.combine
+    one_day = timedelta(days=1)
+    windows = []
+    for rule in rules:
+        overnight = rule.end <= rule.start
+        for day in _occurrence_days(rule, first, last):
+            # An aware datetime's timestamp() is its UTC instant: zoneinfo applies
+            # that day's offset, so a DST change moves nothing by hand.
+            opens = int(combine(day, rule.start, tzinfo=tz).timestamp())
+            closes = int(combine(day + one_day if overnight else day, rule.end, tzinfo=tz).timestamp())
+            if closes > low and opens < high and closes > opens:
+                windows.append(Window(opens, closes, opens))
+    for window in extra:
+        if window.end > low and window.start < high and window.end > window.start:
+            windows.append(window)
+    windows.sort()
+    return windows
+
+
+def _merged(intervals: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Sorted, merged [start, end) intervals as two parallel lists (starts, ends)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for s, e in sorted(intervals):
+        if e <= s:
+            continue
+        if ends and s <= ends[-1]:
+            if e > ends[-1]:
+                ends[-1] = e
+        else:
+            starts.append(s)
+            ends.append(e)
+    return starts, ends
+
+
+def _blocked(busy: Iterable[tuple[datetime, datetime]], closed: Iterable[tuple[datetime, datetime]],
+             buffer: timedelta) -> list[tuple[int, int]]:
+    pad = int(buffer.total_seconds())
+    blocked = [(int(s.timestamp()) - pad, int(e.timestamp()) + pad) for s, e in busy]
+    blocked.extend((int(s.timestamp()), int(e.timestamp())) for s, e in closed)
+    return blocked
+
+
+def _bounds(now: datetime, notice: timedelta, horizon: timedelta) -> tuple[int, int]:
+    """Earliest and latest allowed slot start."""
+    return _seconds(now + notice), _seconds(now + horizon)
+
+
+def free_slots(
+    windows: Sequence[Window],
+    busy: Iterable[tuple[datetime, datetime]] = (),
+    *,
+    duration: timedelta,
+    now: datetime,
+    step: timedelta = timedelta(minutes=30),
+    buffer: timedelta = timedelta(0),
+    notice: timedelta = timedelta(0),
+    horizon: timedelta = timedelta(days=15),
+    closed: Iterable[tuple[datetime, datetime]] = (),
+) -> list[datetime]:
+    """Every start t (UTC, sorted, unique) such that [t, t + duration) lies in one window,
+    t is on that window's grid (origin + k * step), now + notice <= t <= now + horizon,
+    and [t, t + duration) does not meet a busy interval widened by ``buffer`` on both sides
+    nor a ``closed`` interval (holidays, breaks)."""
+    length = int(duration.total_seconds())
+    pace = int(step.total_seconds())
+    if length <= 0 or pace <= 0:
+        raise ValueError("duration and step must be positive")
+    earliest, latest = _bounds(now, notice, horizon)
+    starts, ends = _merged(_blocked(busy, closed, buffer))
+    found: list[int] = []
+    for w_start, w_end, origin in windows:
+        if w_end - length < earliest or w_start > latest:
+            continue
+        # The merged blocked intervals are disjoint and sorted, so their ends are sorted
+        # too: the first one that can touch this window is the first ending after its start.
+        i = bisect.bisect_right(ends, w_start)
+        cursor = w_start
+        while cursor < w_end:
+            gap_end = min(starts[i], w_end) if i < len(starts) else w_end
+            if gap_end - cursor >= length:
+                low = max(cursor, earliest)
+                k = -((origin - low) // pace)  # ceil((low - origin) / pace)
+                t = origin + k * pace
+                stop = min(gap_end - length, latest)
+                while t <= stop:
+                    found.append(t)
+                    t += pace
+            if i >= len(starts) or starts[i] >= w_end:
+                break
+            cursor = max(cursor, ends[i])
+            i += 1
+    if len(windows) > 1:
+        found = sorted(set(found))
+    fromtimestamp = datetime.fromtimestamp
+    return [fromtimestamp(t, UTC) for t in found]
+
+
+def free_slots_naive(
+    windows: Sequence[Window],
+    busy: Iterable[tuple[datetime, datetime]] = (),
+    *,
+    duration: timedelta,
+    now: datetime,
+    step: timedelta = timedelta(minutes=30),
+    buffer: timedelta = timedelta(0),
+    notice: timedelta = timedelta(0),
+    horizon: timedelta = timedelta(days=15),
+    closed: Iterable[tuple[datetime, datetime]] = (),
+) -> list[datetime]:
+    """The same result as ``free_slots``, by checking every candidate against every interval.
+
+    The reference for tests and the benchmark; never used to serve clients.
+    """
+    length = int(duration.total_seconds())
+    pace = int(step.total_seconds())
+    earliest, latest = _bounds(now, notice, horizon)
+    blocked = _blocked(busy, closed, buffer)
+    found = set()
+    for w_start, w_end, origin in windows:
+        t = origin
+        while t < w_start:
+            t += pace
+        while t + length <= w_end:
+            if earliest <= t <= latest and all(not (t < e and s < t + length) for s, e in blocked):
+                found.add(t)
+            t += pace
+    return [_aware(t) for t in sorted(found)]
