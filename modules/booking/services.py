@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -126,6 +127,7 @@ class BookingRequest:
     note: str = ""
     language: str = "fr"
     client_time_zone: str = ""
+    instant: bool = False
     idempotency_key: str = ""
 
 
@@ -144,13 +146,22 @@ def _offering(expert, mode) -> Offering:
     return offering
 
 
-def quote(expert, mode, product, budget_minutes=None):
-    """(offering, unit price, minutes, total) for a product, or BookingError."""
+def quote(expert, mode, product, budget_minutes=None, instant=False):
+    """(offering, unit price, minutes, total) for a product, or BookingError.
+
+    An immediate session is per minute, at the offering's instant rate."""
     offering = _offering(expert, mode)
-    try:
-        unit_price, minutes = offering.price_of(product)
-    except LookupError:
-        raise BookingError(_("Choose one of the products on offer."), field="product") from None
+    if instant:
+        if not offering.instant_rate:
+            raise BookingError(_("This expert does not take immediate sessions in this mode."), field="when")
+        if product != Product.PER_MINUTE:
+            raise BookingError(_("Immediate sessions are paid per minute."), field="product")
+        unit_price, minutes = offering.instant_rate, None
+    else:
+        try:
+            unit_price, minutes = offering.price_of(product)
+        except LookupError:
+            raise BookingError(_("Choose one of the products on offer."), field="product") from None
     if product == Product.PER_MINUTE:
         if budget_minutes is None or int(budget_minutes) < 1:
             raise BookingError(_("Your budget must buy at least one minute."), field="budget_minutes")
@@ -201,7 +212,7 @@ def hold(request: BookingRequest, now=None) -> Appointment:
         if existing is not None:
             return existing
     offering, unit_price, minutes, total = quote(request.expert, request.mode, request.product,
-                                                 request.budget_minutes)
+                                                 request.budget_minutes, instant=request.instant)
     phone = ""
     if request.mode == Mode.PHONE:
         if not request.phone:
@@ -210,12 +221,13 @@ def hold(request: BookingRequest, now=None) -> Appointment:
             phone = normalize_phone(request.phone)
         except ValidationError as exc:
             raise BookingError(exc.messages[0], field="phone") from None
-    if request.starts_at is None:
+    booking_profile = availability.profile_for(request.expert)
+    rules = practice_settings(request.site)
+    if request.instant:
+        return _hold_instant(request, offering, minutes, phone, booking_profile, rules, now)
+    if request.starts_at is None or timezone.is_naive(request.starts_at):
         raise BookingError(_("Choose a time."), field="starts_at")
     starts_at = request.starts_at
-    if timezone.is_naive(starts_at):
-        raise BookingError(_("Choose a time."), field="starts_at")
-    booking_profile = availability.profile_for(request.expert)
     if starts_at <= now:
         raise BookingError(_("This time has already passed."), field="starts_at")
     if starts_at > now + timedelta(days=booking_profile.horizon_days):
@@ -226,7 +238,6 @@ def hold(request: BookingRequest, now=None) -> Appointment:
         if not _overlapping_live(request.expert, starts_at, starts_at + timedelta(minutes=minutes)).exists():
             raise BookingError(_("The expert is not available at this time."), field="starts_at")
         raise SlotTaken()
-    rules = practice_settings(request.site)
     appointment = Appointment(
         site=request.site, expert=request.expert, client=request.client, mode=request.mode,
         product=request.product, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=minutes),
@@ -235,6 +246,30 @@ def hold(request: BookingRequest, now=None) -> Appointment:
         state=A.HELD, held_until=now + timedelta(minutes=rules.hold_minutes),
         idempotency_key=request.idempotency_key[:80],
     )
+    return _save_with_order(request, appointment, total)
+
+
+def _hold_instant(request, offering, minutes, phone, booking_profile, rules, now):
+    """An immediate session (seeds 000, 004): only while the expert is available now, at the
+    instant rate, per minute; the expert then has a few minutes to accept."""
+    if not offering.instant_rate or not booking_profile.is_available_now(now):
+        raise BookingError(_("This expert is not available right now. Book an appointment instead."),
+                           field="when")
+    starts_at = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    appointment = Appointment(
+        site=request.site, expert=request.expert, client=request.client, mode=request.mode,
+        product=Product.PER_MINUTE, instant=True, starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=minutes + rules.instant_answer_minutes),
+        minutes=minutes, unit_price=offering.instant_rate, currency=_currency(request.site), phone=phone,
+        note=request.note[:2000], language=request.language, client_time_zone=request.client_time_zone,
+        state=A.HELD, held_until=now + timedelta(minutes=rules.hold_minutes),
+        idempotency_key=request.idempotency_key[:80],
+    )
+    return _save_with_order(request, appointment, offering.instant_rate * minutes)
+
+
+def _save_with_order(request, appointment, total):
+    minutes = appointment.minutes
     with transaction.atomic():
         _insert(appointment)
         description = _("%(mode)s consultation with %(expert)s, %(minutes)d min") % {
@@ -243,10 +278,10 @@ def hold(request: BookingRequest, now=None) -> Appointment:
             order = payments.create_order(
                 site=request.site, client=request.client, expert=request.expert, purpose=PAYMENT_PURPOSE,
                 currency=appointment.currency, lines=[(description, total, 1)], paid_object=appointment,
-                capture_mode="manual" if request.product == Product.PER_MINUTE else "automatic",
+                capture_mode="manual" if appointment.product == Product.PER_MINUTE else "automatic",
                 promo_code=request.promo_code, language=request.language,
-                success_url=f"/booking/done/{appointment.code}/",
-                cancel_url=f"/booking/abandon/{appointment.code}/",
+                success_url=reverse("booking:done", args=[appointment.code]),
+                cancel_url=reverse("booking:abandon", args=[appointment.code]),
             )
         except payments.PromoCodeError as exc:
             raise BookingError(str(exc), field="promo_code") from None
@@ -275,7 +310,11 @@ def order_paid(order, now=None) -> Appointment | None:
         return appointment
     rules = practice_settings(appointment.site)
     appointment.held_until = None
-    if rules.requires_confirmation:
+    if appointment.instant:
+        # The expert has a few minutes to accept (seed 004); until then nothing is captured.
+        appointment.state = A.REQUESTED
+        appointment.confirm_by = now + timedelta(minutes=rules.instant_answer_minutes)
+    elif rules.requires_confirmation:
         appointment.state = A.REQUESTED
         appointment.confirm_by = now + timedelta(hours=rules.confirm_hours)
     else:

@@ -27,6 +27,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import repeat
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -241,17 +242,15 @@ def free_slots(
                 k = -((origin - low) // pace)  # ceil((low - origin) / pace)
                 t = origin + k * pace
                 stop = min(gap_end - length, latest)
-                while t <= stop:
-                    found.append(t)
-                    t += pace
+                if t <= stop:
+                    found.extend(range(t, stop + 1, pace))
             if i >= len(starts) or starts[i] >= w_end:
                 break
             cursor = max(cursor, ends[i])
             i += 1
     if len(windows) > 1:
         found = sorted(set(found))
-    fromtimestamp = datetime.fromtimestamp
-    return [fromtimestamp(t, UTC) for t in found]
+    return list(map(datetime.fromtimestamp, found, repeat(UTC, len(found))))
 
 
 def free_slots_naive(

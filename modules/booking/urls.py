@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from modules.booking import views
+
+urlpatterns = [
+    path("<int:page_id>/", views.start, name="start"),
+    path("<int:page_id>/product/", views.product, name="product"),
+    path("<int:page_id>/time/", views.slot, name="slot"),
+    path("<int:page_id>/confirm/", views.confirm, name="confirm"),
+    path("done/<str:code>/", views.done, name="done"),
+    path("abandon/<str:code>/", views.abandon, name="abandon"),
+]

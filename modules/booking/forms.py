@@ -1,0 +1,137 @@
+"""The three steps of the booking form (seed 000) and the expert's switches."""
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from modules.booking.models import Mode, Product
+from site_core.validators import normalize_phone
+
+WHEN_NOW = "now"
+WHEN_LATER = "appointment"
+
+
+def valid_time_zone(value, fallback):
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return fallback
+    return value if value else fallback
+
+
+class ModeForm(forms.Form):
+    """Step 1: how, when, the phone to call, an optional promo code."""
+
+    mode = forms.ChoiceField(label=_("How do you want to consult?"), widget=forms.RadioSelect)
+    when = forms.ChoiceField(label=_("When?"), widget=forms.RadioSelect, initial=WHEN_LATER)
+    phone = forms.CharField(label=_("Your phone number"), required=False, max_length=32,
+                            help_text=_("For phone consultations: the expert calls you on this number."),
+                            widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}))
+    promo_code = forms.CharField(label=_("Promo code (optional)"), required=False, max_length=40)
+    time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, modes, instant_modes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["mode"].choices = [(m, Mode(m).label) for m in modes]
+        when = [(WHEN_LATER, _("By appointment"))]
+        if instant_modes:
+            when.insert(0, (WHEN_NOW, _("Now")))
+        self.fields["when"].choices = when
+        self.instant_modes = instant_modes
+
+    def clean_promo_code(self):
+        return self.cleaned_data["promo_code"].strip().upper()
+
+    def clean(self):
+        data = super().clean()
+        mode = data.get("mode")
+        if mode == Mode.PHONE:
+            if not data.get("phone"):
+                self.add_error("phone", _("Enter the phone number the expert should call."))
+            else:
+                try:
+                    data["phone"] = normalize_phone(data["phone"])
+                except ValidationError as exc:
+                    self.add_error("phone", exc)
+        else:
+            data["phone"] = ""
+        if data.get("when") == WHEN_NOW and mode and mode not in self.instant_modes:
+            self.add_error("when", _("This expert does not take immediate sessions in this mode."))
+        return data
+
+
+class ProductForm(forms.Form):
+    """Step 2: per minute, short or long package; per minute, the maximum budget."""
+
+    product = forms.ChoiceField(label=_("What would you like?"), widget=forms.RadioSelect)
+    budget_minutes = forms.IntegerField(
+        label=_("Maximum budget, in minutes"), required=False, min_value=1, max_value=240,
+        help_text=_("Per minute: this amount is reserved on your card; you pay only the minutes used."),
+    )
+
+    def __init__(self, *args, products, per_minute_price=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = products
+        self.per_minute_price = per_minute_price
+
+    def clean(self):
+        data = super().clean()
+        if data.get("product") == Product.PER_MINUTE and not data.get("budget_minutes"):
+            if "budget_minutes" not in self.errors:
+                self.add_error("budget_minutes", _("Your budget must buy at least one minute."))
+        if data.get("product") != Product.PER_MINUTE:
+            data["budget_minutes"] = None
+        return data
+
+
+class SlotForm(forms.Form):
+    """Step 2, by appointment: one of the free times, shown in the client's time zone."""
+
+    starts_at = forms.ChoiceField(label=_("Choose a time"), widget=forms.RadioSelect)
+    note = forms.CharField(label=_("A word for the expert (optional)"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, slots, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.slots = {slot.isoformat(): slot for slot in slots}
+        self.fields["starts_at"].choices = [(key, key) for key in self.slots]
+
+    def clean_starts_at(self):
+        return self.slots[self.cleaned_data["starts_at"]]
+
+
+class GuestSignupForm(forms.Form):
+    """Step 3 for a visitor without an account: create one inline."""
+
+    first_name = forms.CharField(label=_("First name"), max_length=150,
+                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
+    last_name = forms.CharField(label=_("Last name"), max_length=150,
+                                widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = forms.CharField(label=_("Choose a password"), strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean_email(self):
+        from site_core.models import User
+
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise ValidationError(_("An account already uses this email address: log in instead."))
+        return email
+
+    def clean_password(self):
+        from django.contrib.auth.password_validation import validate_password
+
+        password = self.cleaned_data["password"]
+        validate_password(password)
+        return password
+
+
+class GuestLoginForm(forms.Form):
+    """Step 3 for a visitor who has an account."""
+
+    login_email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    login_password = forms.CharField(label=_("Password"), strip=False,
+                                     widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
