@@ -12,3 +12,8 @@ class PaymentsConfig(AppConfig):
     label = "payments"
     verbose_name = _("Payments")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from site_core import schedules
+
+        schedules.register("cabinet.payments.retry_refunds", "site_core.payments.tasks.retry_pending_refunds", 10)

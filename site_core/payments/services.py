@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 S = Payment.State
 
+#: Kept in Payment.provider_data while a capture is at the gateway: its amount.
+CAPTURE_IN_FLIGHT = "capture_in_flight"
+
 
 class PaymentRefused(Exception):
     """A request that would break a payment rule (amount, state). Its message is for people."""
@@ -291,6 +294,7 @@ def confirm_capture(payment, *, amount, currency, reference=""):
     if reference and not payment.reference:
         payment.reference = reference
     payment.captured_amount = amount
+    payment.provider_data.pop(CAPTURE_IN_FLIGHT, None)
     _move(payment, S.CAPTURED, "captured", amount=amount)
     payment.save()
     _settle_order(payment.order)
@@ -310,9 +314,19 @@ def fail(payment, reason=""):
 
 
 def capture(payment, amount, *, user=None):
-    """Captures ``amount`` of an authorized payment (the minutes used); the rest is released."""
+    """Captures ``amount`` of an authorized payment (the minutes used); the rest is released.
+
+    The payment's row is locked to check and to record the request, not while
+    the gateway answers (on SQLite that lock is the whole database's). The
+    amount asked for is kept on the payment until the gateway has answered:
+    the same capture may be asked again (a timeout; the provider sends the
+    same idempotency key), another amount is refused until the gateway has
+    refused the first.
+    """
+    from site_core.payments.providers import ProviderError
     from site_core.payments.registry import get_provider
 
+    provider = get_provider(payment.provider, any_site=True)
     with transaction.atomic():
         payment = _locked(payment)
         if payment.state == S.CAPTURED:
@@ -322,25 +336,59 @@ def capture(payment, amount, *, user=None):
         if amount <= 0 or amount > payment.authorized_amount:
             raise PaymentRefused(_("You cannot capture more than was authorized (%(amount)s).")
                                  % {"amount": Money(payment.authorized_amount, payment.currency).format()})
-        provider = get_provider(payment.provider, any_site=True)
-        provider.capture(payment, amount)
+        in_flight = payment.provider_data.get(CAPTURE_IN_FLIGHT)
+        if in_flight is not None and in_flight != amount:
+            raise PaymentRefused(_("A capture of %(amount)s is already under way; it must finish first.")
+                                 % {"amount": Money(in_flight, payment.currency).format()})
+        if in_flight is None:
+            payment.provider_data = {**payment.provider_data, CAPTURE_IN_FLIGHT: amount}
+            payment.save(update_fields=["provider_data", "updated_at"])
         _log(payment, "capture requested", amount=amount, user=user)
-        return confirm_capture(payment, amount=amount, currency=payment.currency)
+    try:
+        provider.capture(payment, amount)
+    except ProviderError as exc:
+        if not exc.retryable:
+            _capture_refused(payment, amount, exc, user=user)
+        raise
+    return confirm_capture(payment, amount=amount, currency=payment.currency)
+
+
+@transaction.atomic
+def _capture_refused(payment, amount, reason, *, user=None):
+    payment = _locked(payment)
+    if payment.provider_data.get(CAPTURE_IN_FLIGHT) == amount:
+        payment.provider_data = {k: v for k, v in payment.provider_data.items() if k != CAPTURE_IN_FLIGHT}
+        payment.save(update_fields=["provider_data", "updated_at"])
+    _log(payment, f"capture refused: {reason}", amount=amount, user=user)
 
 
 def void(payment, *, user=None, reason=""):
-    """Releases an authorization without taking any money."""
+    """Releases an authorization without taking any money.
+
+    As for a capture, the row is not locked while the gateway answers; it is
+    read again afterwards, so what the provider wrote meanwhile is kept.
+    """
     from site_core.payments.registry import get_provider
 
+    provider = get_provider(payment.provider, any_site=True)
     with transaction.atomic():
         payment = _locked(payment)
         if payment.state == S.CANCELED:
             return payment
         if payment.state != S.AUTHORIZED:
             raise PaymentRefused(_("Only an authorized payment can be released."))
-        get_provider(payment.provider, any_site=True).void(payment)
+    provider.void(payment)
+    with transaction.atomic():
+        payment = _locked(payment)
+        if payment.state == S.CANCELED:
+            return payment
+        if payment.state != S.AUTHORIZED:
+            _log(payment, f"authorization released at the gateway while the payment was {payment.state}", user=user)
+            logger.error("Payment %s: authorization released at the gateway, but the payment is %s", payment.pk,
+                         payment.state)
+            return payment
         _move(payment, S.CANCELED, reason or "authorization released", user=user)
-        payment.save()
+        payment.save(update_fields=["state", "updated_at"])
         _on_commit(events.payment_voided, payment=payment)
         return payment
 
@@ -348,10 +396,12 @@ def void(payment, *, user=None, reason=""):
 def refund(payment, amount, *, reason="", user=None):
     """Gives ``amount`` back from a captured payment (partial refunds allowed).
 
-    Refused above what was captured minus what was already refunded. The
-    gateway call carries the refund's own idempotency key.
+    Refused above what was captured minus what was refunded or is being
+    refunded. The gateway call carries the refund's own idempotency key; a
+    gateway that does not answer leaves the refund requested (CREATED), and
+    asking again for the same amount sends that same refund again, with the
+    same key, so the gateway makes it once.
     """
-    from site_core.payments.providers import ProviderError
     from site_core.payments.registry import get_provider
 
     provider = get_provider(payment.provider, any_site=True)
@@ -363,18 +413,54 @@ def refund(payment, amount, *, reason="", user=None):
             raise PaymentRefused(_("This payment method cannot refund."))
         if amount <= 0:
             raise PaymentRefused(_("Enter an amount above zero."))
-        if amount > payment.refundable_amount:
-            raise PaymentRefused(_("You can refund at most %(amount)s.")
-                                 % {"amount": Money(payment.refundable_amount, payment.currency).format()})
-        if amount < payment.refundable_amount and not provider.can_partially_refund:
-            raise PaymentRefused(_("This payment method can only refund in full."))
-        row = Refund.objects.create(payment=payment, amount=amount, reason=reason[:300], created_by=user)
-        _log(payment, "refund requested", refund=row, to_state=Refund.State.CREATED, amount=amount, user=user)
+        in_flight = list(Refund.objects.select_for_update().filter(payment=payment, state=Refund.State.CREATED)
+                         .order_by("created_at", "pk"))
+        row = next((r for r in in_flight if r.amount == amount), None)
+        if row is not None:
+            _log(payment, "refund sent again", refund=row, amount=amount, user=user)
+        else:
+            available = payment.refundable_amount - sum(r.amount for r in in_flight)
+            if amount > available:
+                raise PaymentRefused(_("You can refund at most %(amount)s.")
+                                     % {"amount": Money(max(available, 0), payment.currency).format()})
+            if amount < payment.refundable_amount and not provider.can_partially_refund:
+                raise PaymentRefused(_("This payment method can only refund in full."))
+            row = Refund.objects.create(payment=payment, amount=amount, reason=reason[:300], created_by=user)
+            _log(payment, "refund requested", refund=row, to_state=Refund.State.CREATED, amount=amount, user=user)
+    return _send_refund(provider, payment, row)
+
+
+def retry_refund(refund_row, *, user=None):
+    """Sends again a refund the gateway did not answer about (still CREATED), with its own key."""
+    from site_core.payments.registry import get_provider
+
+    row = Refund.objects.select_related("payment").get(pk=refund_row.pk)
+    if row.state != Refund.State.CREATED:
+        return row
+    provider = get_provider(row.payment.provider, any_site=True)
+    with transaction.atomic():
+        _log(row.payment, "refund sent again", refund=row, amount=row.amount, user=user)
+    return _send_refund(provider, row.payment, row)
+
+
+def _send_refund(provider, payment, row):
+    from site_core.payments.providers import ProviderError
+
     try:
         reference = provider.refund(row)
     except ProviderError as exc:
+        if exc.retryable:
+            # Maybe made, maybe not: the row stays requested and the next try
+            # (same idempotency key) reaches the same refund at the gateway.
+            _log(payment, f"refund not confirmed by the gateway: {exc}", refund=row, amount=row.amount)
+            raise PaymentRefused(
+                _("The payment provider did not answer. The refund is recorded and will be sent again with the "
+                  "same reference, so it cannot be made twice; try again in a moment.")
+            ) from exc
         with transaction.atomic():
             row = Refund.objects.select_for_update().get(pk=row.pk)
+            if row.state != Refund.State.CREATED:
+                return row
             row.state = Refund.State.FAILED
             row.failure_reason = str(exc)[:300]
             row.save()

@@ -88,7 +88,12 @@ def pay(request, public_id, provider):
         return redirect("payments:checkout", public_id=order.public_id)
     except ProviderError as exc:
         logger.warning("Checkout with %s failed for order %s: %s", provider, order.pk, exc)
-        messages.error(request, _("The payment service did not answer. Nothing was charged; please try again."))
+        if exc.retryable:
+            messages.error(request, _("The payment service did not answer. Nothing was charged; please try again "
+                                      "in a moment."))
+        else:
+            messages.error(request, _("The payment service refused the payment (%(reason)s). Nothing was charged; "
+                                      "you can choose another payment method.") % {"reason": exc})
         return redirect("payments:checkout", public_id=order.public_id)
     if step.redirect_url:
         return redirect(step.redirect_url)

@@ -49,6 +49,7 @@ CABINET_MODULES = [
     "modules.accounts",
     "modules.contact",
     "modules.payments_test",
+    "modules.payments_stripe",
     "modules.payments_paypal",
     "modules.booking",
 ]
@@ -240,6 +241,8 @@ EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
 if _email.get("EMAIL_FILE_PATH"):
     EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cabinet <no-reply@cabinet.localhost>")
+# Text messages (reminders, alerts to experts): a class with send(to, body).
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "site_core.sms.ConsoleBackend")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Accounts (django-allauth) ---------------------------------------------

@@ -11,6 +11,11 @@ ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CABINET_TEST_PAYMENTS = True
+# A developer's real gateway keys never reach the tests: each test that needs
+# a gateway configures it (``settings`` fixture) and fakes its HTTP.
+STRIPE_SECRET_KEY = STRIPE_PUBLISHABLE_KEY = STRIPE_WEBHOOK_SECRET = ""
+PAYPAL_CLIENT_ID = PAYPAL_CLIENT_SECRET = PAYPAL_WEBHOOK_ID = ""
+PAYPAL_ENVIRONMENT = ""
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
@@ -19,3 +24,4 @@ MEDIA_ROOT = os.environ.get("CABINET_TEST_MEDIA_ROOT", "/tmp/cabinet-test-media"
 Q_CLUSTER = {"name": "cabinet-test", "orm": "default", "sync": True, "timeout": 30, "retry": 60}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CABINET_TEST_SQLITE", "")}
+SMS_BACKEND = "site_core.sms.LocmemBackend"
