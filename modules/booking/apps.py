@@ -13,3 +13,6 @@ class BookingConfig(modules.ModuleConfig):
 
     def ready(self):
         from modules.booking import receivers  # noqa: F401  (connects to site_core.events)
+        from site_core import schedules
+
+        schedules.register("cabinet.booking.sweep", "modules.booking.tasks.sweep", 1)

@@ -244,6 +244,12 @@ class Appointment(models.Model):
     held_until = models.DateTimeField(_("held until"), null=True, blank=True)
     confirm_by = models.DateTimeField(_("to confirm before"), null=True, blank=True)
     reschedules = models.PositiveSmallIntegerField(_("reschedules"), default=0)
+    # Why it stopped (declined, expired, canceled) and how much of what was paid goes back.
+    ended_by = models.CharField(_("ended by"), max_length=10, blank=True,
+                                choices=[("client", _("Client")), ("expert", _("Expert")), ("system", _("System"))])
+    ended_reason = models.CharField(_("reason"), max_length=300, blank=True)
+    refund_percent = models.PositiveSmallIntegerField(_("refund (%)"), null=True, blank=True)
+    money_settled_at = models.DateTimeField(_("payment released or refunded at"), null=True, blank=True)
     idempotency_key = models.CharField(max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -273,6 +279,42 @@ class Appointment(models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in self.LIVE_STATES
+
+    @property
+    def time_zone(self) -> str:
+        return self.client_time_zone or "Europe/Paris"
+
+    def answer_within(self) -> str:
+        """Time left for the expert to answer a request, for the admin list ("—" otherwise)."""
+        if self.state != self.State.REQUESTED or not self.confirm_by:
+            return "—"
+        left = int((self.confirm_by - timezone.now()).total_seconds())
+        if left <= 0:
+            return _("expired")
+        hours, rest = divmod(left, 3600)
+        return f"{hours} h {rest // 60:02d}" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+    answer_within.short_description = _("answer within")
+
+
+class Notice(models.Model):
+    """A message sent about an appointment (confirmation, reminder...), one row per kind and
+    recipient: the unique constraint is the claim that makes each of them go out once,
+    however many workers run the task."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=40)
+    recipient = models.CharField(max_length=10, choices=[("client", _("Client")), ("expert", _("Expert"))])
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        constraints = [models.UniqueConstraint(fields=["appointment", "kind", "recipient"],
+                                               name="booking_notice_once")]
+
+    def __str__(self):
+        return f"{self.appointment} {self.kind} → {self.recipient}"
 
 
 @register_setting(icon="date")

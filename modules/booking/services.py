@@ -186,9 +186,7 @@ def _insert(appointment):
     otherwise each wait for the other and one would die of a deadlock instead
     of hearing "slot taken". The constraint stays the guarantee.
     """
-    from site_core.models import Expert
-
-    list(Expert.objects.select_for_update().filter(pk=appointment.expert_id).values_list("pk"))
+    _lock_expert(appointment.expert_id)
     try:
         with transaction.atomic():
             if connection.vendor != "postgresql" and _overlapping_live(
@@ -306,6 +304,10 @@ def order_paid(order, now=None) -> Appointment | None:
     or waits for the expert when the practice wants requests confirmed. Idempotent."""
     now = now or timezone.now()
     appointment = Appointment.objects.select_for_update().filter(order=order).first()
+    if appointment is not None and appointment.state in (A.CANCELED, A.EXPIRED, A.DECLINED):
+        # Paid after the hold ran out: the money goes back (see refund_ended).
+        refund_ended(appointment)
+        return appointment
     if appointment is None or appointment.state != A.HELD:
         return appointment
     rules = practice_settings(appointment.site)
@@ -320,6 +322,8 @@ def order_paid(order, now=None) -> Appointment | None:
     else:
         appointment.state = A.CONFIRMED
     appointment.save(update_fields=["state", "held_until", "confirm_by", "updated_at"])
+    _notify(appointment, "instant" if appointment.instant else
+            "requested" if appointment.state == A.REQUESTED else "confirmed")
     return appointment
 
 
@@ -334,3 +338,223 @@ def release_hold(appointment, reason="") -> Appointment:
     if appointment.order_id and appointment.order.state == appointment.order.State.OPEN:
         payments.cancel_order(appointment.order, reason=reason or "hold released")
     return appointment
+
+
+# --- After payment: answers, deadlines, cancellations -----------------------
+
+def _notify(appointment, kind):
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("modules.booking.tasks.send_notices", appointment.pk, kind))
+
+
+def _settle_money(appointment):
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("modules.booking.tasks.settle_money", appointment.pk))
+
+
+def _end(appointment, state, *, by, reason="", refund_percent=100):
+    appointment.state = state
+    appointment.ended_by = by
+    appointment.ended_reason = str(reason)[:300]
+    appointment.refund_percent = refund_percent
+    appointment.held_until = None
+    appointment.save(update_fields=["state", "ended_by", "ended_reason", "refund_percent", "held_until",
+                                    "updated_at"])
+    _settle_money(appointment)
+
+
+@transaction.atomic
+def confirm(appointment, *, now=None) -> Appointment:
+    """The expert accepts a request (in time). Idempotent; a late answer is refused."""
+    now = now or timezone.now()
+    appointment = _locked(appointment)
+    if appointment.state == A.CONFIRMED:
+        return appointment
+    if appointment.state != A.REQUESTED:
+        raise BookingError(_("This request is no longer waiting for an answer (%(state)s).")
+                           % {"state": appointment.get_state_display()}, code="not_waiting")
+    if appointment.confirm_by and appointment.confirm_by <= now:
+        raise BookingError(_("The time to answer this request has passed."), code="too_late")
+    appointment.state = A.CONFIRMED
+    if appointment.instant:
+        # The session starts when the expert accepts, not when the client asked.
+        length = appointment.ends_at - appointment.starts_at
+        appointment.starts_at = max(appointment.starts_at, now)
+        appointment.ends_at = appointment.starts_at + length
+    appointment.save(update_fields=["state", "starts_at", "ends_at", "updated_at"])
+    _notify(appointment, "confirmed")
+    return appointment
+
+
+@transaction.atomic
+def decline(appointment, *, reason="", now=None) -> Appointment:
+    """The expert says no: the payment is released in full and the client told, with the
+    expert's contact so that they can agree on another time."""
+    appointment = _locked(appointment)
+    if appointment.state == A.DECLINED:
+        return appointment
+    if appointment.state != A.REQUESTED:
+        raise BookingError(_("This request is no longer waiting for an answer (%(state)s).")
+                           % {"state": appointment.get_state_display()}, code="not_waiting")
+    _end(appointment, A.DECLINED, by="expert", reason=reason)
+    _notify(appointment, "declined")
+    return appointment
+
+
+def expire_due(now=None) -> int:
+    """The sweeper: requests not answered in time expire (money released, slot freed, client
+    told); holds of clients who never paid are released. Each row is claimed under a lock,
+    so parallel workers act once. Returns how many appointments changed."""
+    now = now or timezone.now()
+    changed = 0
+    for pk in list(Appointment.objects.filter(state=A.REQUESTED, confirm_by__lte=now).values_list("pk", flat=True)):
+        with transaction.atomic():
+            row = Appointment.objects.select_for_update(skip_locked=True).filter(
+                pk=pk, state=A.REQUESTED, confirm_by__lte=now).first()
+            if row is None:
+                continue
+            _end(row, A.EXPIRED, by="system", reason="no answer in time")
+            _notify(row, "expired")
+            changed += 1
+    for pk in list(Appointment.objects.filter(state=A.HELD, held_until__lte=now).values_list("pk", flat=True)):
+        with transaction.atomic():
+            row = Appointment.objects.select_for_update(skip_locked=True).filter(
+                pk=pk, state=A.HELD, held_until__lte=now).first()
+            if row is None:
+                continue
+            if row.order_id and row.order.state == row.order.State.PAID:
+                continue  # paid at the last second: order_paid confirms it
+            release_hold(row, reason="hold expired")
+            changed += 1
+    return changed
+
+
+def cancellation_terms(appointment, by, now=None) -> tuple[bool, int]:
+    """(allowed, refund percent) of a cancellation now by the client or the expert."""
+    now = now or timezone.now()
+    if by == "expert":
+        return True, 100
+    if appointment.state == A.REQUESTED:
+        return True, 100
+    rules = practice_settings(appointment.site)
+    if appointment.starts_at - now >= timedelta(hours=rules.cancel_cutoff_hours):
+        return True, 100
+    if appointment.starts_at <= now:
+        return False, 0
+    return True, rules.late_cancel_refund_percent
+
+
+@transaction.atomic
+def cancel(appointment, *, by, reason="", now=None) -> Appointment:
+    """Cancels a request or a confirmed appointment. The expert may at any time (full
+    refund); the client before the start, fully refunded before the practice's cut-off
+    and by its policy after."""
+    now = now or timezone.now()
+    appointment = _locked(appointment)
+    if appointment.state == A.CANCELED:
+        return appointment
+    if appointment.state not in (A.REQUESTED, A.CONFIRMED):
+        raise BookingError(_("This appointment cannot be canceled any more (%(state)s).")
+                           % {"state": appointment.get_state_display()}, code="not_cancelable")
+    allowed, percent = cancellation_terms(appointment, by, now)
+    if not allowed:
+        raise BookingError(_("The consultation has started; it can no longer be canceled."), code="too_late")
+    _end(appointment, A.CANCELED, by=by, reason=reason, refund_percent=percent)
+    _notify(appointment, f"canceled_by_{by}")
+    return appointment
+
+
+@transaction.atomic
+def reschedule(appointment, starts_at, *, by, now=None) -> Appointment:
+    """Moves an appointment to another free time of the same length and mode, within the
+    practice's limit of reschedules (for the client) and before its cut-off."""
+    now = now or timezone.now()
+    appointment = _locked(appointment)
+    if appointment.state not in (A.REQUESTED, A.CONFIRMED) or appointment.instant:
+        raise BookingError(_("This appointment cannot be moved (%(state)s).")
+                           % {"state": appointment.get_state_display()}, code="not_movable")
+    rules = practice_settings(appointment.site)
+    if by == "client":
+        if appointment.reschedules >= rules.max_reschedules:
+            raise BookingError(_("This appointment has already been moved %(count)d times, the most allowed.")
+                               % {"count": appointment.reschedules}, code="too_many")
+        if appointment.starts_at - now < timedelta(hours=rules.cancel_cutoff_hours):
+            raise BookingError(_("It is too late to move this appointment; contact the expert."), code="too_late")
+    if timezone.is_naive(starts_at) or starts_at <= now:
+        raise BookingError(_("This time has already passed."), field="starts_at")
+    if not availability.is_free(appointment.expert, appointment.mode, appointment.minutes, starts_at, now,
+                                exclude_appointment=appointment):
+        raise BookingError(_("The expert is not available at this time."), field="starts_at")
+    appointment.starts_at = starts_at
+    appointment.ends_at = starts_at + timedelta(minutes=appointment.minutes)
+    appointment.reschedules += 1
+    try:
+        with transaction.atomic():
+            _lock_expert(appointment.expert_id)
+            if connection.vendor != "postgresql" and _overlapping_live(
+                appointment.expert, appointment.starts_at, appointment.ends_at
+            ).exclude(pk=appointment.pk).exists():
+                raise SlotTaken()
+            appointment.save(update_fields=["starts_at", "ends_at", "reschedules", "updated_at"])
+    except IntegrityError as exc:
+        if "no_overlap" in str(exc):
+            raise SlotTaken() from None
+        raise
+    Notice = appointment.notices.model
+    # Reminders are about the new time: they may go out again.
+    Notice.objects.filter(appointment=appointment, kind__startswith="reminder").delete()
+    _notify(appointment, "rescheduled")
+    return appointment
+
+
+def _lock_expert(expert_id):
+    from site_core.models import Expert
+
+    list(Expert.objects.select_for_update().filter(pk=expert_id).values_list("pk"))
+
+
+def settle_money(appointment) -> None:
+    """Gives back what an ended appointment owes the client: releases an authorization, or
+    refunds ``refund_percent`` of what was captured. Idempotent (amounts already refunded
+    count); a gateway that fails leaves it to the next run of the task."""
+    appointment = Appointment.objects.select_related("order").get(pk=appointment.pk)
+    if appointment.money_settled_at or appointment.state not in (A.DECLINED, A.EXPIRED, A.CANCELED):
+        return
+    percent = appointment.refund_percent if appointment.refund_percent is not None else 100
+    order = appointment.order
+    if order is not None:
+        for payment in order.payments.all():
+            if payment.state == payment.State.AUTHORIZED:
+                payments.void(payment, reason=f"appointment {appointment.code} {appointment.state}")
+            elif payment.state == payment.State.CAPTURED and percent:
+                owed = payment.captured_amount * percent // 100
+                remaining = owed - payment.refunded_amount - _refunds_in_flight(payment)
+                if remaining > 0:
+                    payments.refund(payment, remaining, reason=f"appointment {appointment.code} {appointment.state}")
+        if order.state == order.State.OPEN:
+            payments.cancel_order(order, reason=f"appointment {appointment.state}")
+    Appointment.objects.filter(pk=appointment.pk, money_settled_at__isnull=True).update(
+        money_settled_at=timezone.now())
+
+
+def _refunds_in_flight(payment) -> int:
+    from django.db.models import Sum
+
+    from site_core.payments.models import Refund
+
+    return Refund.objects.filter(payment=payment, state=Refund.State.CREATED).aggregate(
+        total=Sum("amount"))["total"] or 0
+
+
+@transaction.atomic
+def refund_ended(appointment) -> None:
+    """Money arrived after the booking ended: settle it again (in full if nobody chose a
+    smaller refund)."""
+    appointment = _locked(appointment)
+    if appointment.refund_percent is None:
+        appointment.refund_percent = 100
+    appointment.money_settled_at = None
+    appointment.save(update_fields=["refund_percent", "money_settled_at", "updated_at"])
+    _settle_money(appointment)

@@ -9,4 +9,9 @@ urlpatterns = [
     path("<int:page_id>/confirm/", views.confirm, name="confirm"),
     path("done/<str:code>/", views.done, name="done"),
     path("abandon/<str:code>/", views.abandon, name="abandon"),
+    path("cancel/<str:code>/", views.cancel, name="cancel"),
+    path("move/<str:code>/", views.reschedule, name="reschedule"),
+    path("ics/<str:code>/", views.appointment_ics, name="ics"),
+    path("answer/<str:token>/", views.answer, name="answer"),
+    path("calendar/<str:token>.ics", views.calendar_feed, name="feed"),
 ]

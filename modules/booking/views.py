@@ -22,13 +22,13 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from modules.booking import availability, services
+from modules.booking import availability, notifications, services
 from modules.booking.forms import (
     WHEN_NOW,
     GuestLoginForm,
@@ -322,3 +322,104 @@ def abandon(request, code):
     messages.info(request, _("Your booking was not completed; the time was released."))
     page = ExpertPage.objects.live().filter(expert=appointment.expert).first()
     return redirect(page.localized.url if page else "/")
+
+
+def answer(request, token):
+    """The expert's signed link (email, text message): confirm or decline a request without
+    logging in. GET only shows it (mail scanners open links); POST acts."""
+    appointment = notifications.read_answer_token(token)
+    if appointment is None:
+        return render(request, "booking/answer.html", {"invalid": True}, status=404)
+    status = 200
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "confirm":
+                appointment = services.confirm(appointment)
+                messages.success(request, _("The consultation is confirmed; the client has been told."))
+            elif request.POST.get("action") == "decline":
+                appointment = services.decline(appointment, reason=request.POST.get("reason", "")[:300])
+                messages.success(request, _("The request is declined; the client has been told and is not "
+                                            "charged."))
+            else:
+                messages.error(request, _("Choose to confirm or to decline."))
+                status = 400
+        except services.BookingError as error:
+            messages.error(request, error.message)
+            status = 409
+        if status == 200:
+            return redirect("booking:answer", token=token)
+    zone = ZoneInfo(appointment.expert.time_zone)
+    return render(request, "booking/answer.html", {
+        "appointment": appointment, "starts_at": appointment.starts_at.astimezone(zone), "zone": str(zone),
+        "confirm_by": appointment.confirm_by.astimezone(zone) if appointment.confirm_by else None,
+    }, status=status)
+
+
+def calendar_feed(request, token):
+    """An expert's private iCal feed (Google/Apple calendar subscribe to it): their live and
+    recent appointments. The secret token in the URL is the only key."""
+    expert = notifications.read_feed_token(token)
+    if expert is None:
+        raise Http404
+    since = timezone.now() - timedelta(days=30)
+    rows = Appointment.objects.filter(expert=expert, ends_at__gte=since).exclude(
+        state=Appointment.State.HELD).select_related("expert", "site").order_by("starts_at")[:1000]
+    body = notifications.ics_for(rows, name=expert.name)
+    return HttpResponse(body, content_type="text/calendar; charset=utf-8")
+
+
+@login_required
+def appointment_ics(request, code):
+    appointment = _own_appointment(request, code)
+    response = HttpResponse(notifications.ics_for([appointment]), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="consultation-{appointment.code}.ics"'
+    return response
+
+
+@login_required
+def cancel(request, code):
+    """The client cancels: the page says what comes back before they confirm."""
+    appointment = _own_appointment(request, code)
+    allowed, percent = services.cancellation_terms(appointment, "client")
+    if request.method == "POST":
+        try:
+            services.cancel(appointment, by="client", reason=request.POST.get("reason", "")[:300])
+        except services.BookingError as error:
+            messages.error(request, error.message)
+            return redirect("booking:done", code=appointment.code)
+        messages.success(request, _("Your consultation is canceled."))
+        return redirect("booking:done", code=appointment.code)
+    return render(request, "booking/cancel.html", {
+        "appointment": appointment, "allowed": allowed and appointment.state in (
+            Appointment.State.REQUESTED, Appointment.State.CONFIRMED),
+        "percent": percent})
+
+
+@login_required
+def reschedule(request, code):
+    """The client moves an appointment to another free time of the same length."""
+    appointment = _own_appointment(request, code)
+    zone = ZoneInfo(valid_time_zone(appointment.client_time_zone, _practice(request).time_zone))
+    now = timezone.now()
+    profile = availability.profile_for(appointment.expert)
+    free = availability.free_slots(appointment.expert, appointment.mode, appointment.minutes, now,
+                                   now + timedelta(days=profile.horizon_days), now,
+                                   exclude_appointment=appointment)
+    form = SlotForm(request.POST or None, slots=free)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.reschedule(appointment, form.cleaned_data["starts_at"], by="client")
+            except services.BookingError as error:
+                form.add_error("starts_at", error.message)
+                status = 409 if error.code == "slot_taken" else 400
+            else:
+                messages.success(request, _("Your consultation has moved."))
+                return redirect("booking:done", code=appointment.code)
+        else:
+            status = 400
+    days = [(day, [(s.isoformat(), s.astimezone(zone)) for s in group])
+            for day, group in groupby(free, key=lambda s: s.astimezone(zone).date())]
+    return render(request, "booking/reschedule.html", {
+        "appointment": appointment, "form": form, "days": days, "zone": str(zone)}, status=status)

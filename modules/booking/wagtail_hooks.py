@@ -1,8 +1,31 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.ui.components import Component
+from wagtail.admin.views.generic import InspectView
+from wagtail.admin.viewsets.base import ViewSetGroup
+from wagtail.admin.viewsets.model import ModelViewSet
 
-from modules.booking.models import Mode, Offering, Product
+from modules.booking import services
+from modules.booking.models import (
+    Appointment,
+    AvailabilityException,
+    AvailabilityRule,
+    BookingProfile,
+    Mode,
+    Offering,
+    Product,
+)
 from site_core import hooks as cabinet_hooks
+from site_core.admin import ModuleMenuItemMixin, own_rows
+from site_core.models import Expert
 from site_core.money import Money
 from site_core.sections import PageSection
 
@@ -62,3 +85,206 @@ def lowest_price_on_card(experts, cards, request):
         if page.expert_id in lowest:
             cards.setdefault(page.pk, []).append(
                 _("From %(price)s per minute") % {"price": Money(lowest[page.expert_id], currency)})
+
+
+# --- Admin ------------------------------------------------------------------
+
+class AppointmentInspect(InspectView):
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        appointment = self.object
+        context.update(
+            appointment=appointment,
+            act_url=reverse("appointments:act", args=[appointment.pk]),
+            payments_url=reverse("payment_admin:index") + f"?q={appointment.order.public_id}"
+            if appointment.order_id else "",
+            notices=appointment.notices.all(),
+        )
+        return context
+
+
+class AppointmentViewSet(ModuleMenuItemMixin, ModelViewSet):
+    """Requests (with the time left to answer), upcoming and past appointments. Experts see
+    their own; administrators all. Never edited by hand: confirm, decline and cancel go
+    through the booking services."""
+
+    model = Appointment
+    module_label = "booking"
+    icon = "date"
+    menu_label = _("Appointments")
+    menu_order = 200
+    add_to_admin_menu = True
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    list_display = ["code", "expert", "client", "mode", "starts_at", "state", "answer_within"]
+    list_filter = {
+        "state": ["exact"],
+        "mode": ["exact"],
+        "expert": ["exact"],
+        "starts_at": ["date__gte", "date__lte"],
+    }
+    search_fields = ["code", "client__email", "client__last_name"]
+    inspect_template_name = "booking/admin/inspect.html"
+
+    def get_common_view_kwargs(self, **kwargs):
+        view_kwargs = super().get_common_view_kwargs(**kwargs)
+        view_kwargs.update(add_url_name=None, edit_url_name=None, delete_url_name=None)
+        return view_kwargs
+
+    def get_urlpatterns(self):
+        return [
+            path("", self.index_view, name="index"),
+            path("results/", self.index_results_view, name="index_results"),
+            path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
+            path("act/<int:pk>/", self.act_view, name="act"),
+            path("pending.json", self.pending_view, name="pending"),
+        ]
+
+    inspect_view_class = AppointmentInspect
+
+    def _own(self, request, pk):
+        return get_object_or_404(own_rows(Appointment.objects.select_related("expert", "client", "order"),
+                                          request.user, "expert"), pk=pk)
+
+    def act_view(self, request, pk):
+        if request.method != "POST":
+            raise PermissionDenied
+        appointment = self._own(request, pk)
+        action = request.POST.get("action")
+        try:
+            if action == "confirm":
+                services.confirm(appointment)
+                messages.success(request, gettext("Confirmed; the client has been told."))
+            elif action == "decline":
+                services.decline(appointment, reason=request.POST.get("reason", "")[:300])
+                messages.success(request, gettext("Declined; the client has been told and is not charged."))
+            elif action == "cancel":
+                services.cancel(appointment, by="expert", reason=request.POST.get("reason", "")[:300])
+                messages.success(request, gettext("Canceled; the client is refunded in full."))
+            else:
+                messages.error(request, gettext("Unknown action."))
+        except services.BookingError as error:
+            messages.error(request, error.message)
+        return redirect(reverse(self.get_url_name("inspect"), args=[appointment.pk]))
+
+    def pending_view(self, request):
+        """What is waiting for the expert's answer (polled by the dashboard panel, which rings
+        when a new instant request arrives)."""
+        rows = own_rows(Appointment.objects.filter(state=Appointment.State.REQUESTED), request.user, "expert")
+        now = timezone.now()
+        return JsonResponse({"now": now.isoformat(), "requests": [
+            {"id": a.pk, "code": a.code, "instant": a.instant, "mode": a.mode,
+             "seconds_left": max(0, int((a.confirm_by - now).total_seconds())) if a.confirm_by else None,
+             "url": reverse(self.get_url_name("inspect"), args=[a.pk])}
+            for a in rows.order_by("confirm_by")[:50]
+        ]})
+
+
+class ExpertOwnedForm(WagtailAdminModelForm):
+    """An expert's own rows: the expert field offers only themselves."""
+
+    def __init__(self, *args, for_user=None, **kwargs):
+        super().__init__(*args, for_user=for_user, **kwargs)
+        field = self.fields.get("expert")
+        if field is not None and for_user is not None:
+            field.queryset = _own_experts(for_user)
+            if field.queryset.count() == 1:
+                field.initial = field.queryset.first().pk
+
+
+def _own_experts(user):
+    if user.is_superuser or user.has_perm("site_core.change_expert"):
+        return Expert.objects.all()
+    expert = getattr(user, "expert", None)
+    return Expert.objects.filter(pk=expert.pk) if expert else Expert.objects.none()
+
+
+class OwnedViewSet(ModuleMenuItemMixin, ModelViewSet):
+    module_label = "booking"
+    copy_view_enabled = False
+    add_to_admin_menu = False
+
+    def get_form_class(self, for_update=False):
+        form_class = super().get_form_class(for_update)
+        return type(form_class.__name__, (ExpertOwnedForm, form_class), {"Meta": form_class.Meta})
+
+
+class OfferingViewSet(OwnedViewSet):
+    model = Offering
+    icon = "tag"
+    menu_label = _("Prices")
+    list_display = ["expert", "mode", "enabled", "price_per_minute", "short_price", "long_price", "instant_rate"]
+    form_fields = ["expert", "mode", "enabled", "price_per_minute", "short_minutes", "short_price",
+                   "long_minutes", "long_price", "instant_rate"]
+
+
+class AvailabilityRuleViewSet(OwnedViewSet):
+    model = AvailabilityRule
+    icon = "time"
+    menu_label = _("Opening hours")
+    list_display = ["expert", "__str__", "modes"]
+    form_fields = ["expert", "recurrence", "start_time", "end_time", "modes", "valid_from"]
+
+
+class AvailabilityExceptionViewSet(OwnedViewSet):
+    model = AvailabilityException
+    icon = "calendar-alt"
+    menu_label = _("Holidays and extra openings")
+    list_display = ["expert", "kind", "starts_at", "ends_at", "note"]
+    form_fields = ["expert", "kind", "starts_at", "ends_at", "modes", "note"]
+
+
+class BookingProfileViewSet(OwnedViewSet):
+    model = BookingProfile
+    icon = "cogs"
+    menu_label = _("Booking rules")
+    list_display = ["expert", "slot_minutes", "buffer_minutes", "notice_minutes", "horizon_days"]
+    form_fields = ["expert", "slot_minutes", "buffer_minutes", "notice_minutes", "horizon_days", "modes_off",
+                   "alert_phone"]
+
+
+class BookingGroup(ViewSetGroup):
+    menu_label = _("Schedule and prices")
+    menu_icon = "date"
+    menu_order = 205
+    items = (OfferingViewSet("booking_offerings"), AvailabilityRuleViewSet("booking_rules"),
+             AvailabilityExceptionViewSet("booking_exceptions"), BookingProfileViewSet("booking_profiles"))
+
+
+@hooks.register("register_admin_viewset")
+def register_booking_admin():
+    return [AppointmentViewSet("appointments"), BookingGroup()]
+
+
+@hooks.register(cabinet_hooks.REGISTER_EXPERT_PERMISSIONS)
+def expert_permissions():
+    return [f"booking.{action}_{model}" for model in ("offering", "availabilityrule", "availabilityexception",
+                                                      "bookingprofile")
+            for action in ("add", "change", "delete", "view")] + ["booking.view_appointment",
+                                                                    "booking.change_appointment"]
+
+
+class RequestsPanel(Component):
+    """Dashboard panel: requests waiting for an answer, with the time left; rings for an
+    instant request (it polls the pending list)."""
+
+    name = "cabinet_booking_requests"
+    order = 50
+    template_name = "booking/admin/requests_panel.html"
+
+    def __init__(self, request):
+        self.request = request
+
+    def get_context_data(self, parent_context=None):
+        rows = own_rows(Appointment.objects.filter(state=Appointment.State.REQUESTED)
+                        .select_related("client", "expert"), self.request.user, "expert").order_by("confirm_by")
+        return {"requests": rows[:20], "pending_url": reverse("appointments:pending"), "now": timezone.now()}
+
+
+@hooks.register("construct_homepage_panels")
+def add_requests_panel(request, panels):
+    from site_core.admin import admin_site
+    from site_core.modules import is_enabled
+
+    if is_enabled("booking", admin_site(request)) and request.user.has_perm("booking.view_appointment"):
+        panels.append(RequestsPanel(request))

@@ -1,0 +1,225 @@
+"""What clients and experts are told about an appointment: emails (with an .ics file),
+text messages, signed answer links, calendar files and feeds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from icalendar import Calendar, Event
+
+from modules.booking.models import Appointment
+from site_core.money import Money
+from site_core.sms import send_sms
+
+ANSWER_SALT = "cabinet.booking.answer"
+FEED_SALT = "cabinet.booking.feed"
+
+#: kind -> recipients; the texts are in ``_texts`` (translated in the recipient's language).
+RECIPIENTS = {
+    "confirmed": ("client", "expert"),
+    "requested": ("client", "expert"),
+    "instant": ("expert",),
+    "declined": ("client",),
+    "expired": ("client", "expert"),
+    "canceled_by_client": ("client", "expert"),
+    "canceled_by_expert": ("client", "expert"),
+    "rescheduled": ("client", "expert"),
+    "reminder_24h": ("client", "expert"),
+    "reminder_1h": ("client", "expert"),
+}
+#: Kinds that also go out as a text message, to whom.
+SMS = {
+    ("requested", "expert"), ("instant", "expert"), ("reminder_24h", "client"), ("reminder_1h", "client"),
+    ("reminder_1h", "expert"), ("canceled_by_expert", "client"),
+}
+#: Kinds whose client email carries the appointment as an .ics file.
+WITH_ICS = {"confirmed", "rescheduled", "requested"}
+
+
+def answer_token(appointment) -> str:
+    return signing.dumps({"a": appointment.pk, "c": appointment.code}, salt=ANSWER_SALT)
+
+
+def read_answer_token(token, max_age=timedelta(days=8)):
+    """The appointment an expert's signed link is about, or None (bad, tampered or too old)."""
+    try:
+        data = signing.loads(token, salt=ANSWER_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    return Appointment.objects.select_related("expert", "client", "site").filter(
+        pk=data.get("a"), code=data.get("c")).first()
+
+
+def feed_token(expert) -> str:
+    return signing.dumps({"e": expert.pk}, salt=FEED_SALT)
+
+
+def read_feed_token(token):
+    from site_core.models import Expert
+
+    try:
+        data = signing.loads(token, salt=FEED_SALT)
+    except signing.BadSignature:
+        return None
+    return Expert.objects.filter(pk=data.get("e")).first()
+
+
+def _absolute(appointment, path):
+    return appointment.site.root_url.rstrip("/") + path
+
+
+def _zone(appointment, recipient):
+    if recipient == "expert":
+        return ZoneInfo(appointment.expert.time_zone)
+    return ZoneInfo(appointment.time_zone)
+
+
+def _language(appointment, recipient):
+    if recipient == "expert":
+        user = appointment.expert.user
+        return (getattr(user, "language", "") or settings.LANGUAGE_CODE)[:2]
+    return (appointment.language or settings.LANGUAGE_CODE)[:2]
+
+
+def _address(appointment, recipient):
+    if recipient == "expert":
+        user = appointment.expert.user
+        return getattr(user, "email", "")
+    return appointment.client.email
+
+
+def _phone(appointment, recipient):
+    if recipient == "expert":
+        profile = getattr(appointment.expert, "booking_profile", None)
+        return getattr(profile, "alert_phone", "") or getattr(appointment.expert.user, "phone", "")
+    return appointment.phone or appointment.client.phone
+
+
+def _texts(kind, recipient, appointment, when, deadline):
+    """(subject, first paragraph) of a notice, in the active language."""
+    client = appointment.client.get_full_name() or appointment.client.email
+    expert = appointment.expert.name
+    values = {"expert": expert, "client": client, "when": when, "code": appointment.code, "deadline": deadline}
+    table = {
+        ("confirmed", "client"): (_("Your consultation with %(expert)s is confirmed"),
+                                  _("Your consultation with %(expert)s is confirmed for %(when)s.")),
+        ("confirmed", "expert"): (_("New consultation with %(client)s"),
+                                  _("%(client)s booked a consultation with you for %(when)s.")),
+        ("requested", "client"): (_("Your request has been sent to %(expert)s"),
+                                  _("%(expert)s will confirm your consultation of %(when)s before %(deadline)s. "
+                                    "If they do not, the amount reserved is released.")),
+        ("requested", "expert"): (_("Consultation request from %(client)s"),
+                                  _("%(client)s asks for a consultation on %(when)s. Please confirm or decline "
+                                    "before %(deadline)s, or the request expires.")),
+        ("instant", "expert"): (_("%(client)s wants to consult you now"),
+                                _("%(client)s asks for an immediate consultation. Accept before %(deadline)s, "
+                                  "or the request is canceled and the client is not charged.")),
+        ("declined", "client"): (_("%(expert)s cannot take your consultation"),
+                                 _("%(expert)s cannot take your consultation of %(when)s. Nothing is charged: "
+                                   "the amount reserved is released. You can agree on another time with them.")),
+        ("expired", "client"): (_("Your request to %(expert)s has expired"),
+                                _("%(expert)s did not answer your request for %(when)s in time. Nothing is "
+                                  "charged: the amount reserved is released.")),
+        ("expired", "expert"): (_("A request from %(client)s has expired"),
+                                _("The request of %(client)s for %(when)s was not answered in time and has "
+                                  "expired. The client was told and not charged.")),
+        ("canceled_by_client", "client"): (_("Your consultation with %(expert)s is canceled"),
+                                           _("Your consultation of %(when)s with %(expert)s is canceled.")),
+        ("canceled_by_client", "expert"): (_("%(client)s canceled a consultation"),
+                                           _("%(client)s canceled the consultation of %(when)s.")),
+        ("canceled_by_expert", "client"): (_("%(expert)s canceled your consultation"),
+                                           _("%(expert)s canceled your consultation of %(when)s. You are "
+                                             "refunded in full.")),
+        ("canceled_by_expert", "expert"): (_("You canceled a consultation"),
+                                           _("You canceled the consultation of %(when)s with %(client)s; they "
+                                             "are refunded in full.")),
+        ("rescheduled", "client"): (_("Your consultation with %(expert)s has moved"),
+                                    _("Your consultation with %(expert)s is now on %(when)s.")),
+        ("rescheduled", "expert"): (_("A consultation has moved"),
+                                    _("The consultation with %(client)s is now on %(when)s.")),
+        ("reminder_24h", "client"): (_("Reminder: consultation with %(expert)s tomorrow"),
+                                     _("Your consultation with %(expert)s is on %(when)s.")),
+        ("reminder_24h", "expert"): (_("Reminder: consultation with %(client)s tomorrow"),
+                                     _("Your consultation with %(client)s is on %(when)s.")),
+        ("reminder_1h", "client"): (_("Your consultation with %(expert)s starts in one hour"),
+                                    _("Your consultation with %(expert)s starts at %(when)s.")),
+        ("reminder_1h", "expert"): (_("Consultation with %(client)s in one hour"),
+                                    _("Your consultation with %(client)s starts at %(when)s.")),
+    }
+    subject, intro = table[(kind, recipient)]
+    return subject % values, intro % values
+
+
+def render_notice(appointment, kind, recipient):
+    """(subject, body, ics bytes or None, sms text or None) in the recipient's language."""
+    with translation.override(_language(appointment, recipient)), timezone.override(_zone(appointment, recipient)):
+        zone = _zone(appointment, recipient)
+        when = date_format(appointment.starts_at.astimezone(zone), "DATETIME_FORMAT", use_l10n=True)
+        when = f"{when} ({zone.key})"
+        deadline = ""
+        if appointment.confirm_by:
+            deadline = date_format(appointment.confirm_by.astimezone(zone), "DATETIME_FORMAT", use_l10n=True)
+        subject, intro = _texts(kind, recipient, appointment, when, deadline)
+        context = {
+            "appointment": appointment, "recipient": recipient, "intro": intro, "when": when,
+            "page_url": _absolute(appointment, reverse("booking:done", args=[appointment.code])),
+            "answer_url": _absolute(appointment, reverse("booking:answer", args=[answer_token(appointment)]))
+            if recipient == "expert" and kind in ("requested", "instant") else "",
+            "client_contact": kind == "declined" or recipient == "expert",
+            "expert_email": _address(appointment, "expert"),
+            "amount": Money(appointment.order.total, appointment.currency) if appointment.order_id else None,
+        }
+        body = render_to_string("booking/email/notice.txt", context)
+        ics = ics_for([appointment], method="REQUEST") if recipient == "client" and kind in WITH_ICS else None
+        sms = None
+        if (kind, recipient) in SMS:
+            sms = f"{subject}. {_('Code')}: {appointment.code}"
+            if context["answer_url"]:
+                sms += f" {context['answer_url']}"
+    return subject, body, ics, sms
+
+
+def send_notice(appointment, kind, recipient):
+    """Sends one notice now (email, and text message where it applies)."""
+    subject, body, ics, sms = render_notice(appointment, kind, recipient)
+    address = _address(appointment, recipient)
+    if address:
+        message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+        if ics:
+            message.attach(f"consultation-{appointment.code}.ics", ics, "text/calendar; charset=utf-8")
+        message.send(fail_silently=False)
+    if sms:
+        send_sms(_phone(appointment, recipient), sms)
+
+
+def ics_for(appointments, *, method="PUBLISH", name=""):
+    """An iCalendar file of ``appointments`` (RFC 5545), for mail clients and calendar apps."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Cabinet//Consultations//FR")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    if name:
+        calendar.add("x-wr-calname", name)
+    for appointment in appointments:
+        event = Event()
+        event.add("uid", f"{appointment.code}@cabinet")
+        event.add("dtstamp", timezone.now())
+        event.add("dtstart", appointment.starts_at)
+        event.add("dtend", appointment.ends_at)
+        event.add("summary", _("Consultation %(code)s (%(mode)s) with %(expert)s") % {
+            "code": appointment.code, "mode": appointment.get_mode_display(), "expert": appointment.expert.name})
+        event.add("url", _absolute(appointment, reverse("booking:done", args=[appointment.code])))
+        event.add("sequence", appointment.reschedules)
+        event.add("status", "CONFIRMED" if appointment.state == Appointment.State.CONFIRMED else
+                  "CANCELLED" if not appointment.is_live else "TENTATIVE")
+        calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,75 @@
+"""Background work of the booking module (django-q2). Tasks take primary keys and are idempotent."""
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from modules.booking import notifications, services
+from modules.booking.models import Appointment, Notice
+
+logger = logging.getLogger(__name__)
+
+A = Appointment.State
+REMINDERS = (("reminder_24h", timedelta(hours=24)), ("reminder_1h", timedelta(hours=1)))
+
+
+def send_notices(appointment_id, kind):
+    """Sends the notice ``kind`` to everyone it is for, each once: the Notice row is the claim,
+    inserted in the same transaction as the sending, so a failed send is tried again and a
+    second worker finds the row taken."""
+    appointment = Appointment.objects.select_related("expert__user", "client", "site", "order").filter(
+        pk=appointment_id).first()
+    if appointment is None:
+        return 0
+    sent = 0
+    for recipient in notifications.RECIPIENTS.get(kind, ()):
+        try:
+            with transaction.atomic():
+                Notice.objects.create(appointment=appointment, kind=kind, recipient=recipient)
+                notifications.send_notice(appointment, kind, recipient)
+                sent += 1
+        except IntegrityError:
+            continue  # already sent
+    return sent
+
+
+def settle_money(appointment_id):
+    appointment = Appointment.objects.filter(pk=appointment_id).first()
+    if appointment is not None:
+        services.settle_money(appointment)
+
+
+def sweep(now=None):
+    """Every minute: expire unanswered requests, release unpaid holds, send due reminders,
+    settle money that a gateway failure left unsettled."""
+    now = now or timezone.now()
+    changed = services.expire_due(now)
+    reminded = send_due_reminders(now)
+    for pk in Appointment.objects.filter(
+        state__in=[A.DECLINED, A.EXPIRED, A.CANCELED], money_settled_at__isnull=True,
+        updated_at__lt=now - timedelta(minutes=2), updated_at__gt=now - timedelta(days=7),
+    ).values_list("pk", flat=True)[:100]:
+        try:
+            settle_money(pk)
+        except Exception:  # noqa: BLE001  (one failing gateway must not stop the others)
+            logger.exception("Could not settle the money of appointment %s", pk)
+    return changed, reminded
+
+
+def send_due_reminders(now=None):
+    """Reminders 24 h and 1 h before, each once (the Notice claim), only while still due."""
+    now = now or timezone.now()
+    sent = 0
+    for kind, before in REMINDERS:
+        due = Appointment.objects.filter(
+            state=A.CONFIRMED, starts_at__gt=now, starts_at__lte=now + before,
+        ).exclude(notices__kind=kind)
+        if kind == "reminder_24h":
+            # Booked less than a day ahead: the confirmation was the reminder.
+            due = due.filter(created_at__lte=now - timedelta(hours=1)).exclude(
+                starts_at__lte=now + timedelta(hours=1))
+        for pk in due.values_list("pk", flat=True)[:500]:
+            sent += send_notices(pk, kind)
+    return sent

@@ -1,0 +1,88 @@
+"""The booking admin: experts see and answer their own requests, set their own prices and hours."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from modules.booking import services
+from modules.booking.models import Appointment, BookingSettings, Offering
+
+MONDAY_10 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def request_for_sophie(practice, expert_setup, client_user, monkeypatch, django_capture_on_commit_callbacks):
+    expert, _page = expert_setup
+    monkeypatch.setattr("django.utils.timezone.now", lambda: datetime(2026, 10, 30, 9, 0, tzinfo=UTC))
+    rules = BookingSettings.for_site(practice.site)
+    rules.requires_confirmation = True
+    rules.save()
+    appointment = services.hold(services.BookingRequest(site=practice.site, expert=expert, client=client_user,
+                                                        mode="chat", product="long", starts_at=MONDAY_10))
+    services.order_paid(appointment.order)
+    appointment.refresh_from_db()
+    return appointment
+
+
+@pytest.fixture
+def colleague(practice, make_expert):
+    expert, _page, _en = make_expert(practice, "Marc Dubois")
+    return expert
+
+
+def test_expert_sees_their_requests_and_confirms_one(client, request_for_sophie, colleague):
+    appointment = request_for_sophie
+    client.force_login(appointment.expert.user)
+    listing = client.get("/admin/appointments/").content.decode()
+    assert appointment.code in listing
+    assert client.get("/admin/").status_code == 200  # dashboard with the requests panel
+    pending = client.get("/admin/appointments/pending.json").json()
+    assert [r["code"] for r in pending["requests"]] == [appointment.code]
+    assert pending["requests"][0]["seconds_left"] == 24 * 3600
+    assert client.get(f"/admin/appointments/inspect/{appointment.pk}/").status_code == 200
+    response = client.post(f"/admin/appointments/act/{appointment.pk}/", {"action": "confirm"})
+    assert response.status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.CONFIRMED
+
+
+def test_colleague_cannot_see_or_answer_someone_elses_request(client, request_for_sophie, colleague):
+    appointment = request_for_sophie
+    client.force_login(colleague.user)
+    assert appointment.code not in client.get("/admin/appointments/").content.decode()
+    refused = client.get(f"/admin/appointments/inspect/{appointment.pk}/")
+    assert refused.status_code in (302, 403, 404) and appointment.code not in refused.content.decode()
+    assert client.post(f"/admin/appointments/act/{appointment.pk}/", {"action": "decline"}).status_code == 404
+    assert client.get("/admin/appointments/pending.json").json()["requests"] == []
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.REQUESTED
+
+
+def test_client_and_anonymous_are_kept_out(client, request_for_sophie, client_user):
+    assert client.get("/admin/appointments/").status_code == 302
+    client.force_login(client_user)
+    assert client.get("/admin/appointments/").status_code in (302, 403)
+    assert client.post(f"/admin/appointments/act/{request_for_sophie.pk}/", {"action": "confirm"}).status_code in (
+        302, 403)
+
+
+def test_expert_sets_their_own_prices_but_not_a_colleagues(client, practice, expert_setup, colleague):
+    expert, _page = expert_setup
+    client.force_login(expert.user)
+    form = client.get("/admin/booking_offerings/new/").content.decode()
+    assert colleague.name not in form
+    response = client.post("/admin/booking_offerings/new/", {
+        "expert": colleague.pk, "mode": "chat", "enabled": "on", "price_per_minute": "100",
+        "short_minutes": "15", "short_price": "0", "long_minutes": "30", "long_price": "0", "instant_rate": "0"})
+    assert response.status_code == 200  # the form refuses a colleague
+    assert not Offering.objects.filter(expert=colleague).exists()
+    offering = Offering.objects.get(expert=expert, mode="video")
+    response = client.post(f"/admin/booking_offerings/edit/{offering.pk}/", {
+        "expert": expert.pk, "mode": "video", "enabled": "on", "price_per_minute": "0", "short_minutes": "15",
+        "short_price": "0", "long_minutes": "45", "long_price": "9000", "instant_rate": "0"})
+    assert response.status_code == 302
+    offering.refresh_from_db()
+    assert offering.long_price == 9000
+    theirs = Offering.objects.create(expert=colleague, mode="chat", price_per_minute=100)
+    refused = client.get(f"/admin/booking_offerings/edit/{theirs.pk}/")
+    assert refused.status_code in (302, 403, 404) and "100" not in refused.content.decode()

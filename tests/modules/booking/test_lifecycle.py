@@ -1,0 +1,249 @@
+"""After payment: notices, the expert's answer, deadlines, cancellations, reminders, calendars."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from modules.booking import notifications, services, tasks
+from modules.booking.models import Appointment, BookingSettings, Notice
+from site_core.payments.models import Payment
+from site_core.sms import LocmemBackend
+from tests.site_core.payments.drivers.test_card import TestCardDriver
+
+MONDAY_10 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # Monday 10:00 in Paris
+BOOKED_AT = datetime(2026, 10, 30, 9, 0, tzinfo=UTC)  # the Friday before
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A clock the test moves: services, views and tasks read it through timezone.now."""
+    class Clock:
+        now = BOOKED_AT
+
+        def move(self, **delta):
+            self.now += timedelta(**delta)
+
+    c = Clock()
+    monkeypatch.setattr("django.utils.timezone.now", lambda: c.now)
+    LocmemBackend.outbox.clear()
+    return c
+
+
+@pytest.fixture
+def paid(practice, expert_setup, client_user, clock, django_capture_on_commit_callbacks):
+    """book(product=..., confirmation=bool) -> a paid appointment (test card), notices sent."""
+    expert, _page = expert_setup
+    expert.user.phone = "+33611111111"
+    expert.user.save()
+
+    def book(product="long", confirmation=False, starts_at=MONDAY_10, budget_minutes=None, client=None):
+        rules = BookingSettings.for_site(practice.site)
+        rules.requires_confirmation = confirmation
+        rules.save()
+        appointment = services.hold(services.BookingRequest(
+            site=practice.site, expert=expert, client=client or client_user, mode="chat", product=product,
+            starts_at=starts_at, budget_minutes=budget_minutes, language="en"))
+        buyer = Client()
+        buyer.force_login(client or client_user)
+        with django_capture_on_commit_callbacks(execute=True):
+            TestCardDriver().pay(buyer, appointment.order)
+        appointment.refresh_from_db()
+        return appointment
+
+    return book
+
+
+def run(django_capture_on_commit_callbacks, fn, *args, **kwargs):
+    with django_capture_on_commit_callbacks(execute=True):
+        return fn(*args, **kwargs)
+
+
+def test_confirmed_booking_emails_both_sides_once_with_a_calendar_file(paid, client_user):
+    appointment = paid()
+    assert appointment.state == Appointment.State.CONFIRMED
+    to_client = [m for m in mail.outbox if client_user.email in m.to]
+    to_expert = [m for m in mail.outbox if appointment.expert.user.email in m.to]
+    assert len(to_client) == 1 and len(to_expert) == 1
+    message = to_client[0]
+    assert appointment.code in message.body
+    assert "10:00" in message.body or "10 a.m." in message.body  # Paris time for a client in Paris
+    name, ics, mimetype = message.attachments[0]
+    assert name.endswith(".ics") and mimetype.startswith("text/calendar")
+    ics = ics if isinstance(ics, str) else ics.decode()
+    assert "DTSTART" in ics and appointment.code in ics
+    tasks.send_notices(appointment.pk, "confirmed")  # a second worker: nothing more
+    assert len(mail.outbox) == 2
+    assert Notice.objects.filter(appointment=appointment).count() == 2
+
+
+def test_request_is_confirmed_from_the_signed_link(paid, client, client_user, clock,
+                                                  django_capture_on_commit_callbacks):
+    appointment = paid(confirmation=True)
+    assert appointment.state == Appointment.State.REQUESTED
+    expert_mail = next(m for m in mail.outbox if appointment.expert.user.email in m.to)
+    link = next(line for line in expert_mail.body.splitlines() if "/booking/answer/" in line).split(": ", 1)[1]
+    path = link.split("testserver", 1)[-1] if "testserver" in link else link[link.index("/booking/"):]
+    assert any("/booking/answer/" in body for _to, body in LocmemBackend.outbox)  # SMS to the expert
+    response = client.get(path)
+    assert response.status_code == 200 and appointment.code in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.REQUESTED  # GET changes nothing
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(path, {"action": "confirm"})
+    assert response.status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.CONFIRMED
+    assert any(client_user.email in m.to for m in mail.outbox)
+
+
+def test_tampered_or_foreign_answer_link_is_refused(paid, client):
+    appointment = paid(confirmation=True)
+    token = notifications.answer_token(appointment)
+    assert client.post(f"/booking/answer/{token[:-2]}xx/", {"action": "confirm"}).status_code == 404
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.REQUESTED
+
+
+def test_declined_request_releases_the_money_and_gives_the_expert_contact(paid, client_user, clock,
+                                                                          django_capture_on_commit_callbacks):
+    appointment = paid(product="per_minute", budget_minutes=20, confirmation=True)
+    payment = Payment.objects.get(order=appointment.order)
+    assert payment.state == Payment.State.AUTHORIZED
+    mail.outbox.clear()
+    run(django_capture_on_commit_callbacks, services.decline, appointment, reason="away")
+    payment.refresh_from_db()
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.DECLINED
+    assert payment.state == Payment.State.CANCELED  # the authorization is released
+    message = next(m for m in mail.outbox if client_user.email in m.to)
+    assert appointment.expert.user.email in message.body
+
+
+def test_unanswered_request_expires_after_24_hours(paid, clock, client_user, django_capture_on_commit_callbacks):
+    appointment = paid(confirmation=True)
+    payment = Payment.objects.get(order=appointment.order)
+    clock.move(hours=23, minutes=59)
+    assert run(django_capture_on_commit_callbacks, tasks.sweep)[0] == 0
+    clock.move(minutes=2)
+    mail.outbox.clear()
+    assert run(django_capture_on_commit_callbacks, tasks.sweep)[0] == 1
+    appointment.refresh_from_db()
+    payment.refresh_from_db()
+    assert appointment.state == Appointment.State.EXPIRED
+    assert payment.refunded_amount == payment.captured_amount == 5500  # paid in full: refunded in full
+    assert any(client_user.email in m.to and "expired" in m.subject for m in mail.outbox)
+    with pytest.raises(services.BookingError):
+        services.confirm(appointment)  # too late
+    assert run(django_capture_on_commit_callbacks, tasks.sweep)[0] == 0  # and only once
+
+
+def test_unpaid_hold_is_released_by_the_sweeper(practice, expert_setup, client_user, clock,
+                                                django_capture_on_commit_callbacks):
+    expert, _page = expert_setup
+    appointment = services.hold(services.BookingRequest(site=practice.site, expert=expert, client=client_user,
+                                                        mode="chat", product="long", starts_at=MONDAY_10))
+    clock.move(minutes=11)
+    run(django_capture_on_commit_callbacks, tasks.sweep)
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.CANCELED
+    assert appointment.order.state == appointment.order.State.CANCELED
+
+
+def test_payment_arriving_after_the_hold_ran_out_is_refunded(practice, expert_setup, client_user, clock,
+                                                             django_capture_on_commit_callbacks):
+    expert, _page = expert_setup
+    appointment = services.hold(services.BookingRequest(site=practice.site, expert=expert, client=client_user,
+                                                        mode="chat", product="long", starts_at=MONDAY_10))
+    buyer = Client()
+    buyer.force_login(client_user)
+    driver = TestCardDriver()
+    payment = driver.start_without_completing(buyer, appointment.order)
+    clock.move(minutes=11)
+    run(django_capture_on_commit_callbacks, tasks.sweep)
+    # The client finishes at the gateway after the hold ran out; the notification arrives.
+    driver.complete_at_gateway(payment)
+    body, headers = driver.signed_success_webhook(payment)
+    with django_capture_on_commit_callbacks(execute=True):
+        buyer.post("/payments/webhooks/test/", data=body, content_type="application/json", **headers)
+    payment.refresh_from_db()
+    assert payment.captured_amount == 5500 and payment.refunded_amount == 5500
+
+
+@pytest.mark.parametrize("hours_before, percent, refunded", [(48, 100, 5500), (2, 50, 2750)])
+def test_client_cancels_before_and_after_the_cut_off(paid, clock, client, client_user, hours_before, percent,
+                                                     refunded, django_capture_on_commit_callbacks):
+    appointment = paid()
+    rules = BookingSettings.for_site(appointment.site)
+    rules.late_cancel_refund_percent = 50
+    rules.save()
+    clock.now = appointment.starts_at - timedelta(hours=hours_before)
+    client.force_login(client_user)
+    page = client.get(f"/booking/cancel/{appointment.code}/").content.decode()
+    assert f"{percent}" in page or "in full" in page or "intégralement" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/booking/cancel/{appointment.code}/")
+    appointment.refresh_from_db()
+    payment = Payment.objects.get(order=appointment.order)
+    assert appointment.state == Appointment.State.CANCELED and appointment.refund_percent == percent
+    assert payment.refunded_amount == refunded
+
+
+def test_another_client_cannot_cancel_or_move(paid, client, make_user):
+    appointment = paid()
+    client.force_login(make_user())
+    assert client.post(f"/booking/cancel/{appointment.code}/").status_code == 404
+    assert client.get(f"/booking/move/{appointment.code}/").status_code == 404
+    assert client.get(f"/booking/ics/{appointment.code}/").status_code == 404
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.CONFIRMED
+
+
+def test_expert_cancels_any_time_with_full_refund(paid, clock, django_capture_on_commit_callbacks):
+    appointment = paid()
+    clock.now = appointment.starts_at - timedelta(minutes=5)
+    run(django_capture_on_commit_callbacks, services.cancel, appointment, by="expert")
+    payment = Payment.objects.get(order=appointment.order)
+    assert payment.refunded_amount == 5500
+
+
+def test_reschedule_moves_within_the_limit(paid, clock, client, client_user):
+    appointment = paid()
+    client.force_login(client_user)
+    new_time = MONDAY_10 + timedelta(hours=1)
+    response = client.post(f"/booking/move/{appointment.code}/", {"starts_at": new_time.isoformat()})
+    assert response.status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.starts_at == new_time and appointment.reschedules == 1
+    services.reschedule(appointment, MONDAY_10, by="client")
+    appointment.refresh_from_db()
+    with pytest.raises(services.BookingError) as error:
+        services.reschedule(appointment, new_time, by="client")
+    assert error.value.code == "too_many"
+
+
+def test_reminders_go_out_once_each(paid, clock, client_user, django_capture_on_commit_callbacks):
+    appointment = paid()
+    mail.outbox.clear()
+    clock.now = appointment.starts_at - timedelta(hours=23)
+    tasks.send_due_reminders()
+    tasks.send_due_reminders()
+    assert [m.subject for m in mail.outbox if client_user.email in m.to] == [
+        "Reminder: consultation with Sophie Laurent tomorrow"]
+    clock.now = appointment.starts_at - timedelta(minutes=50)
+    tasks.send_due_reminders()
+    tasks.send_due_reminders()
+    subjects = [m.subject for m in mail.outbox if client_user.email in m.to]
+    assert subjects[-1] == "Your consultation with Sophie Laurent starts in one hour" and len(subjects) == 2
+    assert Notice.objects.filter(appointment=appointment, kind__startswith="reminder").count() == 4
+
+
+def test_private_calendar_feed(paid, client):
+    appointment = paid()
+    token = notifications.feed_token(appointment.expert)
+    response = client.get(f"/booking/calendar/{token}.ics")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
+    assert appointment.code.encode() in response.content
+    assert client.get(f"/booking/calendar/{token}x.ics").status_code == 404
