@@ -7,8 +7,9 @@ from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
 from site_core import views
-from site_core.payments.urls import webhook_urlpatterns
+from site_core.api import api
 from site_core.modules import all_modules
+from site_core.payments.urls import webhook_urlpatterns
 
 
 def module_urlpatterns():
@@ -31,6 +32,7 @@ urlpatterns = [
     path("robots.txt", views.robots),
     path("healthz", views.health, name="health"),
     *webhook_urlpatterns,
+    path("api/v1/", api.urls),
 ]
 
 urlpatterns += i18n_patterns(

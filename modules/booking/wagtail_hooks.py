@@ -288,3 +288,17 @@ def add_requests_panel(request, panels):
 
     if is_enabled("booking", admin_site(request)) and request.user.has_perm("booking.view_appointment"):
         panels.append(RequestsPanel(request))
+
+
+@hooks.register(cabinet_hooks.REGISTER_API_ROUTERS)
+def booking_api():
+    from modules.booking.api import router
+
+    return "", router
+
+
+@hooks.register(cabinet_hooks.REGISTER_DEMO_DATA)
+def booking_demo(demo):
+    from modules.booking.demo import seed
+
+    seed(demo)

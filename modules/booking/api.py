@@ -1,0 +1,204 @@
+"""The booking part of the JSON API: experts, offerings, free slots, one's own bookings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone, translation
+from ninja import Field, Router, Schema
+from ninja.errors import HttpError
+from ninja.security import django_auth
+
+from modules.booking import availability, services
+from modules.booking.models import Appointment, Mode, Offering, Product
+from site_core.api import require_module
+from site_core.models import ExpertPage
+
+router = Router(tags=["booking"])
+MAX_SLOT_DAYS = 31
+
+
+class Error(Schema):
+    detail: str
+    code: str = "invalid"
+    field: str | None = None
+
+
+class ExpertOut(Schema):
+    slug: str
+    name: str
+    specialty: str
+    url: str
+    modes: list[str]
+
+
+class ProductOut(Schema):
+    product: str
+    price: int = Field(description="In minor units (cents); per minute for per_minute")
+    minutes: int | None = None
+
+
+class OfferingOut(Schema):
+    mode: str
+    currency: str
+    products: list[ProductOut]
+    instant_rate: int | None = None
+
+
+class SlotsOut(Schema):
+    expert: str
+    mode: str
+    minutes: int
+    slots: list[datetime]
+
+
+class BookingIn(Schema):
+    expert: str = Field(max_length=255, description="The expert's slug")
+    mode: Mode
+    product: Product
+    starts_at: datetime
+    budget_minutes: int | None = Field(None, ge=1, le=240)
+    phone: str = Field("", max_length=32)
+    promo_code: str = Field("", max_length=40)
+    note: str = Field("", max_length=2000)
+    time_zone: str = Field("", max_length=64)
+
+
+class BookingOut(Schema):
+    code: str
+    expert: str
+    mode: str
+    product: str
+    state: str
+    starts_at: datetime
+    ends_at: datetime
+    minutes: int
+    currency: str
+    total: int | None
+    checkout_url: str | None
+
+
+def _pages(site):
+    return (ExpertPage.objects.live().public().descendant_of(site.root_page)
+            .filter(expert__isnull=False, locale__language_code=translation.get_language() or "fr")
+            .select_related("expert"))
+
+
+def _page(site, slug):
+    page = _pages(site).filter(slug=slug).first() or ExpertPage.objects.live().public().descendant_of(
+        site.root_page).filter(slug=slug, expert__isnull=False).select_related("expert").first()
+    if page is None:
+        raise HttpError(404, "No expert with this slug")
+    return page
+
+
+def _booking_out(appointment) -> BookingOut:
+    order = appointment.order
+    return BookingOut(
+        code=appointment.code, expert=appointment.expert.name, mode=appointment.mode, product=appointment.product,
+        state=appointment.state, starts_at=appointment.starts_at, ends_at=appointment.ends_at,
+        minutes=appointment.minutes, currency=appointment.currency, total=order.total if order else None,
+        checkout_url=reverse("payments:checkout", args=[order.public_id])
+        if order and appointment.state == Appointment.State.HELD else None,
+    )
+
+
+@router.get("/experts", response=list[ExpertOut], summary="The practice's experts")
+def list_experts(request):
+    site = require_module(request, "booking")
+    pages = list(_pages(site))
+    modes = {}
+    for offering in Offering.objects.filter(expert_id__in=[p.expert_id for p in pages], enabled=True):
+        if offering.products():
+            modes.setdefault(offering.expert_id, []).append(offering.mode)
+    return [ExpertOut(slug=p.slug, name=p.display_name or p.title, specialty=p.specialty, url=p.url or "",
+                      modes=sorted(modes.get(p.expert_id, []))) for p in pages]
+
+
+@router.get("/experts/{slug}/offerings", response={200: list[OfferingOut], 404: Error})
+def list_offerings(request, slug: str):
+    site = require_module(request, "booking")
+    page = _page(site, slug)
+    from site_core.models import PracticeSettings
+
+    currency = PracticeSettings.for_site(site).currency
+    return 200, [
+        OfferingOut(mode=o.mode, currency=currency, instant_rate=o.instant_rate or None,
+                    products=[ProductOut(product=p, price=price, minutes=m) for p, price, m in o.products()])
+        for o in Offering.objects.filter(expert=page.expert, enabled=True) if o.products()
+    ]
+
+
+@router.get("/experts/{slug}/slots", response={200: SlotsOut, 400: Error, 404: Error},
+            summary="Free start times (UTC) for a product")
+def list_slots(request, slug: str, mode: Mode, product: Product, budget_minutes: int | None = None,
+               start: datetime | None = None, days: int = 7):
+    site = require_module(request, "booking")
+    page = _page(site, slug)
+    if not 1 <= days <= MAX_SLOT_DAYS:
+        return 400, Error(detail=f"days must be between 1 and {MAX_SLOT_DAYS}", field="days")
+    try:
+        _offering, _unit, minutes, _total = services.quote(page.expert, mode, product, budget_minutes)
+    except services.BookingError as error:
+        return 400, Error(detail=error.message, code=error.code, field=error.field)
+    now = timezone.now()
+    if start is not None and timezone.is_naive(start):
+        return 400, Error(detail="start must carry a time zone offset", field="start")
+    begin = max(start or now, now)
+    if begin - now > timedelta(days=366):
+        return 400, Error(detail="start is too far ahead", field="start")
+    slots = availability.free_slots(page.expert, mode, minutes, begin, begin + timedelta(days=days), now)
+    return 200, SlotsOut(expert=page.slug, mode=mode, minutes=minutes, slots=slots)
+
+
+@router.post("/bookings", auth=django_auth, response={201: BookingOut, 200: BookingOut, 400: Error, 404: Error,
+                                                     409: Error},
+             summary="Hold a slot and open its order; pay at checkout_url. Honours Idempotency-Key.")
+def create_booking(request, data: BookingIn):
+    site = require_module(request, "booking")
+    page = _page(site, data.expert)
+    key = (request.headers.get("Idempotency-Key") or "")[:80]
+    if key:
+        existing = Appointment.objects.filter(client=request.user, idempotency_key=key).select_related(
+            "order", "expert").first()
+        if existing is not None:
+            return 200, _booking_out(existing)
+    try:
+        appointment = services.hold(services.BookingRequest(
+            site=site, expert=page.expert, client=request.user, mode=data.mode, product=data.product,
+            starts_at=data.starts_at, budget_minutes=data.budget_minutes, phone=data.phone,
+            promo_code=data.promo_code.strip().upper(), note=data.note,
+            language=(translation.get_language() or "fr")[:2], client_time_zone=data.time_zone[:64],
+            idempotency_key=key,
+        ))
+    except services.SlotTaken as error:
+        return 409, Error(detail=error.message, code=error.code, field="starts_at")
+    except services.BookingError as error:
+        return 400, Error(detail=error.message, code=error.code, field=error.field)
+    return 201, _booking_out(appointment)
+
+
+def _own(request, code):
+    site = require_module(request, "booking")
+    return get_object_or_404(Appointment.objects.select_related("order", "expert"), code=code.upper()[:16],
+                             client=request.user, site=site)
+
+
+@router.get("/bookings/{code}", auth=django_auth, response={200: BookingOut, 404: Error})
+def read_booking(request, code: str):
+    return 200, _booking_out(_own(request, code))
+
+
+@router.post("/bookings/{code}/cancel", auth=django_auth, response={200: BookingOut, 404: Error, 409: Error})
+def cancel_booking(request, code: str):
+    appointment = _own(request, code)
+    try:
+        if appointment.state == Appointment.State.HELD:
+            appointment = services.release_hold(appointment, reason="client canceled")
+        else:
+            appointment = services.cancel(appointment, by="client")
+    except services.BookingError as error:
+        return 409, Error(detail=error.message, code=error.code)
+    return 200, _booking_out(appointment)
