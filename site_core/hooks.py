@@ -105,3 +105,12 @@ REGISTER_PAYMENT_PURPOSES = "cabinet_register_payment_purposes"
 
 Used to show an order's purpose in the admin, receipts and emails.
 """
+
+REGISTER_API_ROUTERS = "cabinet_register_api_routers"
+"""A module's part of the JSON API under ``/api/v1/`` (django-ninja).
+
+Called once when ``site_core.api`` builds the API, as ``fn()``; returns
+``(prefix, ninja.Router)``. Every endpoint must call
+``site_core.api.require_module(request, label)`` so that it answers 404 on a
+site where its module is off.
+"""
