@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone, translation
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.security import django_auth
 
@@ -124,11 +124,11 @@ def list_offerings(request, slug: str):
     from site_core.models import PracticeSettings
 
     currency = PracticeSettings.for_site(site).currency
-    return 200, [
+    return Status(200, [
         OfferingOut(mode=o.mode, currency=currency, instant_rate=o.instant_rate or None,
                     products=[ProductOut(product=p, price=price, minutes=m) for p, price, m in o.products()])
         for o in Offering.objects.filter(expert=page.expert, enabled=True) if o.products()
-    ]
+    ])
 
 
 @router.get("/experts/{slug}/slots", response={200: SlotsOut, 400: Error, 404: Error},
@@ -138,19 +138,19 @@ def list_slots(request, slug: str, mode: Mode, product: Product, budget_minutes:
     site = require_module(request, "booking")
     page = _page(site, slug)
     if not 1 <= days <= MAX_SLOT_DAYS:
-        return 400, Error(detail=f"days must be between 1 and {MAX_SLOT_DAYS}", field="days")
+        return Status(400, Error(detail=f"days must be between 1 and {MAX_SLOT_DAYS}", field="days"))
     try:
         _offering, _unit, minutes, _total = services.quote(page.expert, mode, product, budget_minutes)
     except services.BookingError as error:
-        return 400, Error(detail=error.message, code=error.code, field=error.field)
+        return Status(400, Error(detail=error.message, code=error.code, field=error.field))
     now = timezone.now()
     if start is not None and timezone.is_naive(start):
-        return 400, Error(detail="start must carry a time zone offset", field="start")
+        return Status(400, Error(detail="start must carry a time zone offset", field="start"))
     begin = max(start or now, now)
     if begin - now > timedelta(days=366):
-        return 400, Error(detail="start is too far ahead", field="start")
+        return Status(400, Error(detail="start is too far ahead", field="start"))
     slots = availability.free_slots(page.expert, mode, minutes, begin, begin + timedelta(days=days), now)
-    return 200, SlotsOut(expert=page.slug, mode=mode, minutes=minutes, slots=slots)
+    return Status(200, SlotsOut(expert=page.slug, mode=mode, minutes=minutes, slots=slots))
 
 
 @router.post("/bookings", auth=django_auth, response={201: BookingOut, 200: BookingOut, 400: Error, 404: Error,
@@ -164,7 +164,7 @@ def create_booking(request, data: BookingIn):
         existing = Appointment.objects.filter(client=request.user, idempotency_key=key).select_related(
             "order", "expert").first()
         if existing is not None:
-            return 200, _booking_out(existing)
+            return Status(200, _booking_out(existing))
     try:
         appointment = services.hold(services.BookingRequest(
             site=site, expert=page.expert, client=request.user, mode=data.mode, product=data.product,
@@ -174,10 +174,10 @@ def create_booking(request, data: BookingIn):
             idempotency_key=key,
         ))
     except services.SlotTaken as error:
-        return 409, Error(detail=error.message, code=error.code, field="starts_at")
+        return Status(409, Error(detail=error.message, code=error.code, field="starts_at"))
     except services.BookingError as error:
-        return 400, Error(detail=error.message, code=error.code, field=error.field)
-    return 201, _booking_out(appointment)
+        return Status(400, Error(detail=error.message, code=error.code, field=error.field))
+    return Status(201, _booking_out(appointment))
 
 
 def _own(request, code):
@@ -188,7 +188,7 @@ def _own(request, code):
 
 @router.get("/bookings/{code}", auth=django_auth, response={200: BookingOut, 404: Error})
 def read_booking(request, code: str):
-    return 200, _booking_out(_own(request, code))
+    return Status(200, _booking_out(_own(request, code)))
 
 
 @router.post("/bookings/{code}/cancel", auth=django_auth, response={200: BookingOut, 404: Error, 409: Error})
@@ -200,5 +200,5 @@ def cancel_booking(request, code: str):
         else:
             appointment = services.cancel(appointment, by="client")
     except services.BookingError as error:
-        return 409, Error(detail=error.message, code=error.code)
-    return 200, _booking_out(appointment)
+        return Status(409, Error(detail=error.message, code=error.code))
+    return Status(200, _booking_out(appointment))
