@@ -47,6 +47,8 @@ TARGETS = [
     ("plain view", "/bench/plain/", "Plain Django view", False),
     ("expert index", "/experts/", "Sophie Laurent", True),
     ("expert page", "/sophie-laurent/", "Sophie Laurent", True),
+    # The booking module's free slots for a week (target: p95 <= 3x the plain view's).
+    ("slots API (7 days)", "/api/v1/experts/sophie-laurent/slots?mode=chat&product=long&days=7", '"slots"', False),
 ]
 MODES = [("uncached", 0), ("cached", 300)]
 

@@ -56,7 +56,7 @@ def format_table(rows):
     def line(values):
         return "  ".join(
             value.rjust(width) if is_num else value.ljust(width)
-            for value, width, is_num in zip(values, widths, numeric)
+            for value, width, is_num in zip(values, widths, numeric, strict=True)
         ).rstrip()
 
     out = [line(columns), line(["-" * w for w in widths])]

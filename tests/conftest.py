@@ -75,7 +75,7 @@ def ensure_wagtail_roots():
 
 def build_practice(hostname="testserver", port=80, *, name="Cabinet Test", theme="atelier",
                    default=True, slug=None):
-    from wagtail.models import Locale, Page, Site
+    from wagtail.models import Locale, Site
 
     from site_core.models import ExpertIndexPage, HomePage, PracticeSettings
 

@@ -20,6 +20,9 @@ class SimulatedCharge(models.Model):
     failure_message = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self):
+        return f"charge {self.pk} ({self.status})"
+
 
 class SimulatedRefund(models.Model):
     id = models.CharField(primary_key=True, max_length=40)
@@ -27,3 +30,6 @@ class SimulatedRefund(models.Model):
     idempotency_key = models.CharField(max_length=64, unique=True)
     amount = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"refund {self.pk} of charge {self.charge_id}"

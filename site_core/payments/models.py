@@ -100,6 +100,9 @@ class OrderLine(models.Model):
     class Meta:
         ordering = ["pk"]
 
+    def __str__(self):
+        return f"{self.description} × {self.quantity}"
+
     @property
     def amount(self):
         return self.quantity * self.unit_amount
@@ -210,6 +213,9 @@ class Refund(models.Model):
         ordering = ["-created_at"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
 
+    def __str__(self):
+        return f"refund {self.pk} of payment {self.payment_id} ({self.state})"
+
     @property
     def money(self):
         return Money(self.amount, self.payment.currency)
@@ -231,6 +237,9 @@ class PaymentLog(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
 
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.message}"
+
 
 class WebhookEvent(models.Model):
     """A provider's notification, stored once by its id: a replay changes nothing."""
@@ -245,6 +254,9 @@ class WebhookEvent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once")]
+
+    def __str__(self):
+        return f"{self.provider} {self.event_type} {self.event_id}"
 
 
 class PromoCode(models.Model):
@@ -308,3 +320,6 @@ class PromoRedemption(models.Model):
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="redemption")
     client = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.promo_code_id} → order {self.order_id}"

@@ -1,0 +1,79 @@
+"""A new client books a consultation in Chromium, pays with the test card, gets the code and the
+email; the expert confirms the request in the admin."""
+
+from datetime import time
+from urllib.parse import urlsplit
+
+import pytest
+import recurrence
+from django.core import mail
+
+from tests.conftest import build_practice
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def booking_site(live_server, make_expert):
+    from wagtail.models import Site
+
+    from modules.booking.models import AvailabilityRule, BookingSettings, Offering
+
+    Site.objects.all().delete()
+    practice = build_practice("localhost", urlsplit(live_server.url).port, name="Cabinet Lumière",
+                              theme="atelier", slug="home-journey")
+    rules = BookingSettings.for_site(practice.site)
+    rules.requires_confirmation = True
+    rules.save()
+    expert, page, _en = make_expert(practice, "Sophie Laurent")
+    expert.user.set_password("expert-password-2026")
+    expert.user.save()
+    Offering.objects.create(expert=expert, mode="chat", price_per_minute=250, long_minutes=30, long_price=5500)
+    # Open every day, all day: there are free times whatever the hour the test runs.
+    AvailabilityRule.objects.create(expert=expert, recurrence=recurrence.deserialize("RRULE:FREQ=DAILY"),
+                                    start_time=time(0), end_time=time(23, 59))
+    return live_server.url, page, expert
+
+
+def test_new_client_books_pays_and_the_expert_confirms(booking_site, page):
+    from modules.booking.models import Appointment
+
+    url, expert_page, expert = booking_site
+    page.goto(f"{url}/sophie-laurent/")
+    page.locator(f'a[href="/booking/{expert_page.pk}/"]').click()
+    # Step 1: chat, by appointment.
+    page.locator('input[name="mode"][value="chat"]').check()
+    page.locator('input[name="when"][value="appointment"]').check()
+    page.locator('form.booking__form button[type="submit"]').click()
+    # Step 2: the 30-minute package, then the first free time (in the browser's zone).
+    page.locator('input[name="product"][value="long"]').check()
+    page.locator('form.booking__form button[type="submit"]').click()
+    page.locator('input[name="starts_at"]').first.check()
+    page.locator('form.booking__form button[type="submit"]').click()
+    # Step 3: a new client creates their account inline.
+    page.fill("#id_signup-first_name", "Léa")
+    page.fill("#id_signup-last_name", "Petit")
+    page.fill("#id_signup-email", "lea@example.test")
+    page.fill("#id_signup-password", "a-long-enough-passphrase")
+    page.locator('input[name="account"][value="signup"] ~ button[type="submit"]').click()
+    # Payment with the simulated card.
+    page.locator('form[action*="/pay/test/"] button').click()
+    page.locator('form button[type="submit"]').last.click()
+    page.wait_for_url("**/booking/done/**")
+    appointment = Appointment.objects.get()
+    assert appointment.code in page.locator(".reservation-code").inner_text()
+    assert appointment.state == Appointment.State.REQUESTED
+    assert any("lea@example.test" in m.to and appointment.code in m.body for m in mail.outbox)
+
+    # The expert confirms it in the admin.
+    expert_tab = page.context.browser.new_context(locale="fr-FR").new_page()
+    expert_tab.goto(f"{url}/admin/login/")
+    expert_tab.fill("#id_username", expert.user.email)
+    expert_tab.fill("#id_password", "expert-password-2026")
+    expert_tab.locator('button[type="submit"]').click()
+    expert_tab.goto(f"{url}/admin/appointments/inspect/{appointment.pk}/")
+    expert_tab.locator('input[value="confirm"] ~ button').click()
+    expert_tab.wait_for_url(f"**/admin/appointments/inspect/{appointment.pk}/")
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.CONFIRMED
+    expert_tab.context.close()
