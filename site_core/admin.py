@@ -55,14 +55,25 @@ class ModuleMenuItemMixin:
 
         return type(f"{base.__name__}Gated", (base,), {"is_shown": is_shown})
 
+    # Views that list rows: limited to the expert's own.
+    list_views = ("index_view_class",)
+    # Views of one row: refused on a row that is not the expert's own (all of
+    # them: the history and usage views show the row's title too).
+    object_views = ("edit_view_class", "inspect_view_class", "delete_view_class",
+                    "history_view_class", "usage_view_class", "copy_view_class")
+    # Other views: only refused where the module is off.
+    other_views = ("add_view_class", "reorder_view_class")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for attr in ("index_view_class", "edit_view_class", "inspect_view_class", "delete_view_class"):
-            view_class = getattr(self, attr, None)
-            if view_class is not None:
-                setattr(self, attr, self._gated(view_class))
+        for kind, attrs in (("list", self.list_views), ("object", self.object_views),
+                            ("other", self.other_views)):
+            for attr in attrs:
+                view_class = getattr(self, attr, None)
+                if view_class is not None:
+                    setattr(self, attr, self._gated(view_class, kind))
 
-    def _gated(self, view_class):
+    def _gated(self, view_class, kind):
         viewset = self
 
         class Gated(view_class):
@@ -71,16 +82,19 @@ class ModuleMenuItemMixin:
                     raise PermissionDenied
                 return super().dispatch(request, *args, **kwargs)
 
-            def get_base_queryset(self):
-                return own_rows(super().get_base_queryset(), self.request.user, viewset.owner_path)
+            if kind == "list":
+                def get_base_queryset(self):
+                    return own_rows(super().get_base_queryset(), self.request.user, viewset.owner_path)
 
-            def get_object(self, *args, **kwargs):
-                obj = super().get_object(*args, **kwargs)
-                model = type(obj)
-                if not own_rows(model._default_manager.filter(pk=obj.pk), self.request.user,
-                                viewset.owner_path).exists():
-                    raise PermissionDenied
-                return obj
+            if kind == "object":
+                def get_object(self, *args, **kwargs):
+                    obj = super().get_object(*args, **kwargs)
+                    model = type(obj)
+                    if not own_rows(model._default_manager.filter(pk=obj.pk), self.request.user,
+                                    viewset.owner_path).exists():
+                        raise PermissionDenied
+                    return obj
 
         Gated.__name__ = view_class.__name__
+        Gated.__qualname__ = view_class.__qualname__
         return Gated

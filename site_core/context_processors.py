@@ -13,7 +13,10 @@ def _menu_pages(request):
     if site is None:
         return []
     root = site.root_page.localized
-    return list(root.get_children().live().in_menu().specific(defer=True).only("title", "url_path", "slug", "locale"))
+    # specific(defer=True) builds the specific pages from the base rows, without
+    # querying their tables; combined with only() it would instead load each
+    # missing field with its own query (about twenty per menu item).
+    return list(root.get_children().live().in_menu().specific(defer=True))
 
 
 def _language_links(request):
@@ -41,7 +44,6 @@ def _language_links(request):
 def cabinet(request):
     from site_core.models import PracticeSettings
     from site_core.modules import enabled_labels
-
     from site_core.themes import active_theme
 
     site = current_site()

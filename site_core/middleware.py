@@ -10,6 +10,8 @@ from site_core import cache as page_cache
 from site_core.context import current_site, reset_current_request, set_current_request
 from site_core.modules import get_module, is_enabled
 
+CSRF_FIELD = b'name="csrfmiddlewaretoken"'
+
 
 class SiteContextMiddleware:
     """Makes the request reachable from template loaders and hooks."""
@@ -53,7 +55,7 @@ class PageCacheMiddleware:
     """Caches the pages Wagtail serves to anonymous visitors.
 
     Only a GET from a visitor without a session, answered 200 without
-    cookies and not marked private, is stored; the key holds the host, the
+    cookies, without a CSRF token and not marked private, is stored; the key holds the host, the
     language, the full path and the cache generation (site_core.cache), so a
     publish or a settings change is seen at once by every process.
     """
@@ -66,6 +68,12 @@ class PageCacheMiddleware:
         key = getattr(request, "_cabinet_page_cache_key", None)
         if key and self._storable(response):
             response = response.render() if hasattr(response, "render") and not response.is_rendered else response
+            # A form's CSRF token belongs to one visitor. Usually the CSRF cookie
+            # set with it already keeps the page out, but not when tokens live
+            # in the session (CSRF_USE_SESSIONS): the session cookie is only
+            # added after this middleware, so the page itself is the tell.
+            if CSRF_FIELD in response.content:
+                return response
             cache.set(key, response.content, settings.CABINET_PAGE_CACHE_SECONDS)
             response["X-Cabinet-Cache"] = "miss"
         return response

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.forms import WagtailAdminPageForm
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from wagtail.fields import RichTextField, StreamField
@@ -191,6 +192,53 @@ class Expert(models.Model):
         return self.name
 
 
+class ParentAwarePageForm(WagtailAdminPageForm):
+    """Tells a page being created where it will go, so its ``clean()`` can check its slug.
+
+    Wagtail validates a new page before it has a place in the tree
+    (``get_parent()`` is None then); without this, a clashing slug passed the
+    form and failed later, in ``save()``, as a server error.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.parent_page is not None:
+            self.instance._cabinet_parent = self.parent_page
+
+
+def _parent_for_clean(page):
+    if page.path:
+        return page.get_parent()
+    return getattr(page, "_cabinet_parent", None)
+
+
+def _site_root_for(page, parent):
+    """The root page of ``page``'s site in ``page``'s language (None outside a site)."""
+    if parent is None:
+        return None
+    site = parent.get_site()
+    if site is None:
+        return None
+    root = site.root_page
+    locale_id = page.locale_id or parent.locale_id
+    if root.locale_id != locale_id:
+        root = Page.objects.filter(translation_key=root.translation_key, locale_id=locale_id).first()
+    return root
+
+
+def _top_level_clash(page, parent):
+    """A new top-level page would hide the consultation link of an expert with the same slug."""
+    if parent is None or not page.slug:
+        return False
+    root = _site_root_for(page, parent)
+    if root is None or root.pk != parent.pk:
+        return False
+    return ExpertPage.objects.descendant_of(root).filter(slug=page.slug).exclude(pk=page.pk).exists()
+
+
+CLASH_MESSAGE = _("An expert's page of this site already answers at this address.")
+
+
 class HomePage(Page):
     """The practice's front page and the root of its site."""
 
@@ -235,9 +283,15 @@ class ExpertIndexPage(Page):
 
     content_panels = Page.content_panels + [FieldPanel("intro")]
     subpage_types = ["site_core.ExpertPage", "site_core.ContentPage"]
+    base_form_class = ParentAwarePageForm
 
     class Meta:
         verbose_name = _("expert index")
+
+    def clean(self):
+        super().clean()
+        if _top_level_clash(self, _parent_for_clean(self)):
+            raise ValidationError({"slug": CLASH_MESSAGE})
 
     def get_context(self, request, *args, **kwargs):
         from site_core.hooks import CONSTRUCT_EXPERT_CARD, get_hooks
@@ -254,8 +308,19 @@ class ExpertIndexPage(Page):
 
 RESERVED_SLUGS = {
     "admin", "accounts", "account", "api", "en", "fr", "static", "media", "documents",
-    "payments", "ws", "sitemap.xml", "robots.txt", "i18n", "portal", "contact",
+    "payments", "ws", "sitemap.xml", "robots.txt", "i18n", "portal", "contact", "healthz",
 }
+
+
+def reserved_slugs():
+    """Paths an expert's page may not take: the kernel's, the languages' and every module's prefix."""
+    from site_core.modules import all_modules
+
+    reserved = set(RESERVED_SLUGS) | {code for code, _name in settings.LANGUAGES}
+    for module in all_modules():
+        if module.url_prefix:
+            reserved.add(module.url_prefix.strip("/").split("/")[0])
+    return reserved
 
 
 class ExpertPage(Page):
@@ -302,6 +367,7 @@ class ExpertPage(Page):
         index.SearchField("biography"),
     ]
     subpage_types = []
+    base_form_class = ParentAwarePageForm
 
     class Meta:
         verbose_name = _("expert page")
@@ -311,7 +377,7 @@ class ExpertPage(Page):
         """Live, public expert pages under ``root``: a fixed number of queries."""
         return (
             cls.objects.live().public().descendant_of(root)
-            .select_related("photo")
+            .select_related("photo", "locale")  # the locale makes each card's URL
             .prefetch_related("photo__renditions")
             .order_by("display_name")
         )
@@ -323,22 +389,18 @@ class ExpertPage(Page):
 
     def clean(self):
         super().clean()
-        if self.slug in RESERVED_SLUGS:
+        if self.slug in reserved_slugs():
             raise ValidationError({"slug": _("This address is reserved; choose another.")})
-        parent = self.get_parent() if self.pk else None
-        site_root = None
-        if parent is not None:
-            site = parent.get_site()
-            site_root = site.root_page.specific if site else None
+        # The site's root in this page's language: an English page is checked
+        # against the English tree, a page being created against where it will go.
+        site_root = _site_root_for(self, _parent_for_clean(self))
         if site_root is not None:
             clash = (
                 ExpertPage.objects.descendant_of(site_root)
-                .filter(slug=self.slug, locale_id=self.locale_id)
+                .filter(slug=self.slug)
                 .exclude(pk=self.pk)
                 .exists()
-            ) or site_root.get_children().filter(slug=self.slug, locale_id=self.locale_id).exclude(
-                pk=self.pk
-            ).exists()
+            ) or site_root.get_children().filter(slug=self.slug).exclude(pk=self.pk).exists()
             if clash:
                 raise ValidationError(
                     {"slug": _("Another page of this site already uses this address.")}
@@ -381,6 +443,12 @@ class ContentPage(Page):
     content_panels = Page.content_panels + [FieldPanel("intro"), FieldPanel("body")]
     search_fields = Page.search_fields + [index.SearchField("body")]
     subpage_types = ["site_core.ContentPage"]
+    base_form_class = ParentAwarePageForm
 
     class Meta:
         verbose_name = _("content page")
+
+    def clean(self):
+        super().clean()
+        if _top_level_clash(self, _parent_for_clean(self)):
+            raise ValidationError({"slug": CLASH_MESSAGE})

@@ -21,20 +21,23 @@ def client_ip(request):
 
 
 def login_identifier(request, credentials):
-    """The login being tried, lower-cased, from Wagtail's form or allauth's.
+    """The login being tried, lower-cased: what the visitor typed in the login form.
 
-    Wagtail's admin login posts ``username``; allauth authenticates with
-    ``email`` (or ``login``). Lower-casing keeps "Alice@x" and "alice@x"
-    on one counter.
+    The form comes first: Wagtail's admin login posts ``username``, allauth's
+    posts ``login``. On a successful login django-axes passes the account's
+    Django username (``user.get_username()``), not the email that was typed,
+    and the counter it resets must be the one the failures were counted on.
+    Without a form (an API call), the credentials given to ``authenticate()``.
+    Lower-casing keeps "Alice@x" and "alice@x" on one counter.
     """
+    data = getattr(request, "POST", None) or {}
+    for key in ("login", "username", "email"):
+        value = data.get(key)
+        if value:
+            return str(value).strip().lower()
     credentials = credentials or {}
     for key in ("username", "email", "login"):
         value = credentials.get(key)
-        if value:
-            return str(value).strip().lower()
-    data = getattr(request, "POST", None) or {}
-    for key in ("username", "login", "email"):
-        value = data.get(key)
         if value:
             return str(value).strip().lower()
     return None

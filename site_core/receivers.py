@@ -14,8 +14,15 @@ def expert_page_saved(sender, instance, **kwargs):
     from site_core.models import Expert, ExpertPage
     from site_core.services import sync_expert_access
 
-    if isinstance(instance, ExpertPage) and instance.expert_id:
-        sync_expert_access(instance.expert)
+    if isinstance(instance, ExpertPage):
+        # Whoever could edit this page before and is no longer its expert loses it.
+        previous = Expert.objects.filter(
+            editors__page_permissions__page_id=instance.pk
+        ).exclude(pk=instance.expert_id).distinct()
+        for expert in previous:
+            sync_expert_access(expert)
+        if instance.expert_id:
+            sync_expert_access(instance.expert)
     elif isinstance(instance, Expert) and not kwargs.get("raw"):
         # The page permissions follow the expert's login.
         if kwargs.get("update_fields") is None or "user" in kwargs["update_fields"]:

@@ -1,9 +1,24 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from django.core.exceptions import PermissionDenied
 from django.utils import translation
+
+from site_core.net import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Remembers the language a client signed up in, for the emails we send later."""
+    """Remembers the language a client signed up in, for the emails we send later.
+
+    allauth's rate limits (sign-up, password reset, failed logins per address)
+    read the client's address the way django-axes and the contact form do
+    (site_core.net.client_ip, CABINET_PROXY_COUNT): behind a proxy, allauth's
+    own default would see every visitor as the proxy and limit them together.
+    """
+
+    def get_client_ip(self, request):
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
 
     def save_user(self, request, user, form, commit=True):
         user = super().save_user(request, user, form, commit=False)

@@ -18,7 +18,7 @@ from site_core.payments import services
 from site_core.payments.forms import RefundForm
 from site_core.payments.models import Payment, PaymentLog
 from site_core.payments.providers import ProviderError
-from site_core.payments.registry import UnknownProvider, get_provider
+from site_core.payments.registry import UnknownProvider
 
 
 def can_move_money(user):

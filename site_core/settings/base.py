@@ -271,6 +271,10 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_TEMPLATE = "site_core/lockout.html"
 AXES_CLIENT_IP_CALLABLE = "site_core.net.client_ip"
 AXES_USERNAME_CALLABLE = "site_core.net.login_identifier"
+# Lockouts per login are django-axes' job (429 and its page). allauth's own
+# per-login limit would answer first with a form error once axes has locked the
+# login out, so only its per-address limit on failed logins is kept.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip"}
 # How many reverse proxies append to X-Forwarded-For in front of Cabinet
 # (0: trust only the socket's address).
 CABINET_PROXY_COUNT = env_int("CABINET_PROXY_COUNT", 0)

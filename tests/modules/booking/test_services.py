@@ -6,11 +6,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from modules.booking import availability, services
 from modules.booking.models import Appointment, AvailabilityException, BookingSettings
 from site_core.payments import services as payments
 from site_core.payments.models import Order
+
+
+@pytest.fixture(autouse=True)
+def _messages_in_english():
+    """These tests read the services' messages, which follow the active language: English here."""
+    with translation.override("en"):
+        yield
+
 
 
 def request_for(practice, expert, client, **overrides):

@@ -144,10 +144,11 @@ def test_a_card_declined_after_a_redirect_fails_the_attempt_and_the_next_one_sta
 
     assert response.status_code == 302 and response["Location"] == f"/payments/checkout/{order.public_id}/"
     payment.refresh_from_db()
-    assert payment.state == Payment.State.FAILED and payment.failure_reason == "insufficient funds"
+    # The reason is written in the client's language (French by default).
+    assert payment.state == Payment.State.FAILED and payment.failure_reason == "provision insuffisante"
     assert fake.canceled(payment.reference)  # the old page cannot complete it any more
     chooser = buyer.get(response["Location"])
-    assert "insufficient funds" in chooser.content.decode()
+    assert "provision insuffisante" in chooser.content.decode()
 
     _page, second = stripe_gateway.open_payment_page(buyer, order)
     assert second.pk != payment.pk and second.reference != payment.reference

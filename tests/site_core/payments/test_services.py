@@ -3,12 +3,20 @@ from datetime import timedelta
 
 import pytest
 from django.db import close_old_connections
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from site_core import events
 from site_core.money import Money
 from site_core.payments import services
 from site_core.payments.models import Order, Payment, PaymentLog, PromoCode, PromoRedemption
+
+
+@pytest.fixture(autouse=True)
+def _messages_in_english():
+    """These tests read the services' messages, which follow the active language: English here."""
+    with translation.override("en"):
+        yield
+
 
 
 def promo(practice, **fields):

@@ -1,0 +1,158 @@
+"""Modules talk sideways only through hooks and events (DESIGN.md, example 3).
+
+A module may import site_core, Django, Wagtail, libraries, itself, and the
+modules it names in ``depends_on``; the kernel imports no module at all. The
+checker reads the source (``ast``), so an import inside a function counts too.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from site_core.modules import all_modules
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def imported_names(source, filename, package):
+    """Every absolute module name ``source`` imports (relative imports resolved)."""
+    tree = ast.parse(source, filename=filename)
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = parts[: len(parts) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            names.append((module, node.lineno))
+            # `from modules import contact` imports the module modules.contact.
+            if module == "modules":
+                names.extend((f"modules.{alias.name}", node.lineno) for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names.append((node.args[0].value, node.lineno))
+    return names
+
+
+def module_label_of(name):
+    """``modules.contact.views`` → ``contact``; None for anything outside modules/."""
+    parts = name.split(".")
+    if parts[0] != "modules" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def forbidden_imports(root, label, allowed):
+    """[(file, line, imported name)] of imports of other modules not in ``allowed``.
+
+    ``root`` is the project directory; the module's code is ``root/modules/<label>/``.
+    """
+    errors = []
+    folder = Path(root) / "modules" / label
+    for path in sorted(folder.rglob("*.py")):
+        relative = path.relative_to(root)
+        # The package a relative import starts from (the folder, for __init__.py too).
+        package = ".".join(relative.with_suffix("").parts[:-1])
+        for name, line in imported_names(path.read_text(encoding="utf-8"), str(path), package):
+            other = module_label_of(name)
+            if other is not None and other != label and other not in allowed:
+                errors.append((str(relative), line, name))
+    return errors
+
+
+def kernel_imports_of_modules(root):
+    errors = []
+    for path in sorted((Path(root) / "site_core").rglob("*.py")):
+        relative = path.relative_to(root)
+        if relative.parts[:2] == ("site_core", "settings"):
+            continue  # settings name the modules to install, as strings
+        package = ".".join(relative.with_suffix("").parts[:-1])
+        for name, line in imported_names(path.read_text(encoding="utf-8"), str(path), package):
+            if module_label_of(name) is not None or name == "modules":
+                errors.append((str(relative), line, name))
+    return errors
+
+
+@pytest.mark.parametrize("module", all_modules(), ids=lambda m: m.label)
+def test_module_imports_only_what_it_depends_on(module):
+    assert module.name == f"modules.{module.label}", "a module's package is modules/<label>/"
+    errors = forbidden_imports(BASE_DIR, module.label, set(module.depends_on))
+    assert errors == [], (
+        f"{module.label} imports modules it does not name in depends_on {module.depends_on}: {errors}. "
+        "Talk to them through site_core hooks and events, or add them to depends_on."
+    )
+
+
+def test_kernel_imports_no_module():
+    assert kernel_imports_of_modules(BASE_DIR) == []
+
+
+def test_every_module_is_checked():
+    checked = {module.label for module in all_modules()}
+    on_disk = {path.parent.name for path in (BASE_DIR / "modules").glob("*/apps.py")}
+    assert on_disk <= checked, f"modules on disk without a ModuleConfig: {on_disk - checked}"
+
+
+class TestTheChecker:
+    """The checker itself catches a bad import (a rule that cannot fail protects nothing)."""
+
+    @pytest.fixture
+    def project(self, tmp_path):
+        for label in ("alpha", "beta", "gamma"):
+            (tmp_path / "modules" / label / "sub").mkdir(parents=True)
+            (tmp_path / "modules" / label / "__init__.py").write_text("")
+        (tmp_path / "site_core").mkdir()
+        (tmp_path / "site_core" / "views.py").write_text("from django.http import HttpResponse\n")
+        return tmp_path
+
+    def write(self, project, relative, source):
+        path = project / relative
+        path.write_text(source)
+        return path
+
+    def test_allowed_imports_pass(self, project):
+        self.write(project, "modules/alpha/views.py", (
+            "import django\nfrom django.db import models\nfrom wagtail import hooks\n"
+            "import stripe\nfrom site_core.models import Expert\nimport site_core.hooks\n"
+            "from modules.alpha import services\nfrom . import services\nfrom .sub import x\n"
+            "from modules.beta.models import Thing\n"
+        ))
+        assert forbidden_imports(project, "alpha", {"beta"}) == []
+
+    @pytest.mark.parametrize("source, name", [
+        ("from modules.gamma.models import Thing\n", "modules.gamma.models"),
+        ("import modules.gamma.services\n", "modules.gamma.services"),
+        ("from modules import gamma\n", "modules.gamma"),
+        ("def f():\n    from modules.gamma import tasks\n", "modules.gamma"),
+        ("from ..gamma import models\n", "modules.gamma"),
+        ("from importlib import import_module\nimport_module('modules.gamma.api')\n", "modules.gamma.api"),
+    ])
+    def test_an_import_outside_depends_on_is_reported(self, project, source, name):
+        self.write(project, "modules/alpha/views.py", source)
+        errors = forbidden_imports(project, "alpha", {"beta"})
+        assert [(file, found) for file, _line, found in errors] == [("modules/alpha/views.py", name)]
+
+    def test_relative_import_from_a_subpackage(self, project):
+        self.write(project, "modules/alpha/sub/deep.py", "from ...gamma.models import Thing\n")
+        errors = forbidden_imports(project, "alpha", set())
+        assert [found for _file, _line, found in errors] == ["modules.gamma.models"]
+
+    def test_line_numbers_point_at_the_import(self, project):
+        self.write(project, "modules/alpha/views.py", "import os\n\n\nfrom modules.gamma import x\n")
+        assert forbidden_imports(project, "alpha", set()) == [("modules/alpha/views.py", 4, "modules.gamma")]
+
+    def test_kernel_importing_a_module_is_reported(self, project):
+        assert kernel_imports_of_modules(project) == []
+        self.write(project, "site_core/views.py", "from modules.alpha.models import Thing\n")
+        assert kernel_imports_of_modules(project) == [("site_core/views.py", 1, "modules.alpha.models")]

@@ -1,0 +1,90 @@
+"""`manage.py seed_demo`: idempotent, prints its logins, and the logins work."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from wagtail.images.models import Image
+from wagtail.models import Page, Site
+
+from site_core.demo import DEMO_PASSWORD
+from site_core.models import Expert, ExpertPage, PracticeSettings, User
+
+
+def counts():
+    return {
+        "users": User.objects.count(),
+        "experts": Expert.objects.count(),
+        "pages": Page.objects.count(),
+        "expert pages": ExpertPage.objects.count(),
+        "live expert pages": ExpertPage.objects.live().count(),
+        "sites": Site.objects.count(),
+        "settings": PracticeSettings.objects.count(),
+        "images": Image.objects.count(),
+        "groups": User.groups.through.objects.count(),
+    }
+
+
+def seed():
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def seeded(db):
+    return seed()
+
+
+@pytest.mark.django_db
+class TestSeedDemo:
+    def test_running_twice_changes_nothing(self, seeded):
+        first = counts()
+        assert first["experts"] >= 3 * 2  # two practices of at least three experts
+        assert first["sites"] == 2
+        assert first["expert pages"] == 2 * first["experts"]  # French and English
+        second_output = seed()
+        assert counts() == first
+        assert second_output == seeded
+
+        # It prints the logins it created.
+        assert "admin@cabinet.test" in seeded
+        assert "client@cabinet.test" in seeded
+        for expert in Expert.objects.select_related("user"):
+            assert expert.user.email in seeded
+        assert DEMO_PASSWORD in seeded
+        assert "http://127.0.0.1:8000/" in seeded and "http://localhost:8000/" in seeded
+
+    def test_every_demo_expert_logs_in_to_the_admin(self, seeded):
+        experts = list(Expert.objects.select_related("user"))
+        assert all(expert.user is not None for expert in experts)
+        for expert in experts:
+            client = Client()
+            response = client.post("/admin/login/", {"username": expert.user.email,
+                                                      "password": DEMO_PASSWORD})
+            assert response.status_code == 302, expert.user.email
+            assert client.get("/admin/").status_code == 200
+            own = expert.pages.first()
+            assert client.get(f"/admin/pages/{own.pk}/edit/").status_code == 200
+            other = ExpertPage.objects.exclude(expert=expert).first()
+            assert client.get(f"/admin/pages/{other.pk}/edit/").status_code in (302, 403)
+
+        admin = Client()
+        assert admin.post("/admin/login/", {"username": "admin@cabinet.test",
+                                            "password": DEMO_PASSWORD}).status_code == 302
+        assert admin.get("/admin/pages/").status_code == 200
+        client = Client(HTTP_HOST="127.0.0.1:8000")
+        response = client.post("/accounts/login/", {"login": "client@cabinet.test",
+                                                    "password": DEMO_PASSWORD})
+        assert response.status_code == 302
+        assert client.get("/portal/").status_code == 200
+
+    def test_both_practices_answer_on_their_addresses(self, seeded):
+        lumiere = Client(HTTP_HOST="127.0.0.1:8000").get("/sophie-laurent/")
+        assert lumiere.status_code == 200
+        assert "Cabinet Lumière" in lumiere.content.decode()
+        horizon = Client(HTTP_HOST="localhost:8000").get("/en/ines-garcia/")
+        assert horizon.status_code == 200
+        assert "Studio Horizon" in horizon.content.decode()
+        assert "/static/horizon/theme.css" in horizon.content.decode()
