@@ -24,7 +24,7 @@ MANAGE = os.path.join(settings.BASE_DIR, "manage.py")
 def run_manage(*args, tmp_path, **env):
     environment = {k: v for k, v in os.environ.items()
                    if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE",
-                                "ALLOWED_HOSTS")}
+                                "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     environment.update({
         "DJANGO_SETTINGS_MODULE": "site_core.settings.production",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'never-created.sqlite3'}",
