@@ -30,7 +30,8 @@ def pytest_runtest_teardown(item, nextitem):
     """After a transactional test has emptied every table (even one that skipped after the
     database was set up), put back the root page and collection Wagtail's migrations made."""
     yield
-    if _is_transactional(item):
+    # After the last test the test database is already gone.
+    if nextitem is not None and _is_transactional(item):
         from pytest_django.plugin import blocking_manager_key
 
         with item.config.stash[blocking_manager_key].unblock():

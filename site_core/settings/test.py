@@ -3,7 +3,7 @@
 import os
 
 from .base import *  # noqa: F401,F403
-from .base import DATABASES, STORAGES
+from .base import CACHES, CHANNEL_LAYERS, DATABASES, REDIS_URL, STORAGES
 
 SECRET_KEY = "test-only-key"
 DEBUG = False
@@ -25,3 +25,16 @@ Q_CLUSTER = {"name": "cabinet-test", "orm": "default", "sync": True, "timeout": 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CABINET_TEST_SQLITE", "")}
 SMS_BACKEND = "site_core.sms.LocmemBackend"
+
+# With REDIS_URL (CI), each pytest-xdist worker gets its own Redis database:
+# the workers have their own test databases (site ids differ) and the suite
+# clears the cache between tests, which must not wipe another worker's keys.
+if REDIS_URL:
+    from urllib.parse import urlsplit, urlunsplit
+
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    _index = int(_worker[2:]) + 1 if _worker.startswith("gw") and _worker[2:].isdigit() else 0
+    _parts = urlsplit(REDIS_URL)
+    _url = urlunsplit(_parts._replace(path=f"/{int(_parts.path.strip('/') or 0) + 1 + _index}"))
+    CACHES = {**CACHES, "default": {**CACHES["default"], "LOCATION": _url}}
+    CHANNEL_LAYERS = {"default": {**CHANNEL_LAYERS["default"], "CONFIG": {"hosts": [_url]}}}

@@ -95,7 +95,21 @@ def test_api_is_off_where_booking_is_off(client, practice, expert_setup):
     assert client.get("/api/v1/experts").status_code == 404
 
 
-def test_fuzzing_the_api_finds_no_server_error(practice, expert_setup, client_user):
+@pytest.fixture
+def wsgi_keeps_the_test_connection():
+    """The raw WSGI handler closes database connections around each request (Django's test
+    client turns that off): keep the test's connection, which holds its transaction."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+def test_fuzzing_the_api_finds_no_server_error(practice, expert_setup, client_user, wsgi_keeps_the_test_connection):
     """Every operation of the schema, with inputs generated from it, as a logged-in client."""
     from django.core.wsgi import get_wsgi_application
     from django.test import Client
