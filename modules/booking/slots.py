@@ -227,8 +227,15 @@ def free_slots(
         raise ValueError("duration and step must be positive")
     earliest, latest = _bounds(now, notice, horizon)
     starts, ends = _merged(_blocked(busy, closed, buffer))
+    windows = sorted(windows)
     found: list[int] = []
+    previous_end = None
+    overlapping = False
     for w_start, w_end, origin in windows:
+        # Windows come sorted by start; only overlapping ones can repeat or reorder slots.
+        if previous_end is not None and w_start < previous_end:
+            overlapping = True
+        previous_end = w_end if previous_end is None else max(previous_end, w_end)
         if w_end - length < earliest or w_start > latest:
             continue
         # The merged blocked intervals are disjoint and sorted, so their ends are sorted
@@ -248,7 +255,7 @@ def free_slots(
                 break
             cursor = max(cursor, ends[i])
             i += 1
-    if len(windows) > 1:
+    if overlapping:
         found = sorted(set(found))
     return list(map(datetime.fromtimestamp, found, repeat(UTC, len(found))))
 
