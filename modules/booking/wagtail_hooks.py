@@ -13,7 +13,7 @@ from wagtail.admin.views.generic import InspectView
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from modules.booking import services
+from modules.booking import availability, services
 from modules.booking.models import (
     Appointment,
     AvailabilityException,
@@ -138,6 +138,7 @@ class AppointmentViewSet(ModuleMenuItemMixin, ModelViewSet):
             path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
             path("act/<int:pk>/", self.act_view, name="act"),
             path("pending.json", self.pending_view, name="pending"),
+            path("switch/", self.switch_view, name="switch"),
         ]
 
     inspect_view_class = AppointmentInspect
@@ -166,6 +167,26 @@ class AppointmentViewSet(ModuleMenuItemMixin, ModelViewSet):
         except services.BookingError as error:
             messages.error(request, error.message)
         return redirect(reverse(self.get_url_name("inspect"), args=[appointment.pk]))
+
+    def switch_view(self, request):
+        """The expert's switches (seeds 000, 004): available now for three hours, pause 20
+        minutes, back from break."""
+        expert = getattr(request.user, "expert", None)
+        if request.method != "POST" or expert is None:
+            raise PermissionDenied
+        action = request.POST.get("action")
+        if action == "now":
+            services.available_now(expert)
+            messages.success(request, gettext("You are available now, for three hours."))
+        elif action == "pause":
+            services.pause(expert)
+            messages.success(request, gettext("Paused for 20 minutes: no new booking until then."))
+        elif action == "back":
+            services.back_from_break(expert)
+            messages.success(request, gettext("Welcome back: clients can book again."))
+        else:
+            messages.error(request, gettext("Unknown action."))
+        return redirect("wagtailadmin_home")
 
     def pending_view(self, request):
         """What is waiting for the expert's answer (polled by the dashboard panel, which rings
@@ -278,7 +299,12 @@ class RequestsPanel(Component):
     def get_context_data(self, parent_context=None):
         rows = own_rows(Appointment.objects.filter(state=Appointment.State.REQUESTED)
                         .select_related("client", "expert"), self.request.user, "expert").order_by("confirm_by")
-        return {"requests": rows[:20], "pending_url": reverse("appointments:pending"), "now": timezone.now()}
+        expert = getattr(self.request.user, "expert", None)
+        profile = availability.profile_for(expert) if expert else None
+        return {"requests": rows[:20], "pending_url": reverse("appointments:pending"), "now": timezone.now(),
+                "expert": expert, "profile": profile, "switch_url": reverse("appointments:switch"),
+                "available_now": profile.is_available_now() if profile else False,
+                "paused": bool(profile and profile.paused_until and profile.paused_until > timezone.now())}
 
 
 @hooks.register("construct_homepage_panels")
@@ -302,3 +328,18 @@ def booking_demo(demo):
     from modules.booking.demo import seed
 
     seed(demo)
+
+
+@hooks.register(cabinet_hooks.REGISTER_PORTAL_PANELS)
+def appointments_panel(request):
+    """The client's consultations in their portal: upcoming first, then the past ones."""
+    from site_core.context import current_site
+
+    site = current_site()
+    rows = list(Appointment.objects.filter(client=request.user, site=site).exclude(state=Appointment.State.HELD)
+                .select_related("expert", "order").order_by("-starts_at")[:50])
+    now = timezone.now()
+    upcoming = sorted((a for a in rows if a.ends_at >= now and a.is_live), key=lambda a: a.starts_at)
+    past = [a for a in rows if a not in upcoming]
+    return PageSection(key="appointments", title=_("My consultations"), template="booking/portal_panel.html",
+                       context={"upcoming": upcoming, "past": past}, order=10)

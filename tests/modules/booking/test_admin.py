@@ -86,3 +86,39 @@ def test_expert_sets_their_own_prices_but_not_a_colleagues(client, practice, exp
     theirs = Offering.objects.create(expert=colleague, mode="chat", price_per_minute=100)
     refused = client.get(f"/admin/booking_offerings/edit/{theirs.pk}/")
     assert refused.status_code in (302, 403, 404) and "100" not in refused.content.decode()
+
+
+def test_expert_switches_now_pause_and_back_from_the_dashboard(client, practice, expert_setup, colleague):
+    from modules.booking.models import AvailabilityException, BookingProfile
+
+    expert, _page = expert_setup
+    client.force_login(expert.user)
+    assert client.post("/admin/appointments/switch/", {"action": "now"}).status_code == 302
+    profile = BookingProfile.objects.get(expert=expert)
+    assert profile.is_available_now()
+    assert AvailabilityException.objects.filter(expert=expert, kind="open").count() == 1
+    client.post("/admin/appointments/switch/", {"action": "pause"})
+    profile.refresh_from_db()
+    assert profile.paused_until is not None and not profile.is_available_now()
+    client.post("/admin/appointments/switch/", {"action": "back"})
+    profile.refresh_from_db()
+    assert profile.paused_until is None and profile.is_available_now()
+    assert not BookingProfile.objects.filter(expert=colleague).exists()  # only their own
+
+
+def test_switches_refuse_a_get_and_a_non_expert(client, practice, expert_setup, client_user):
+    expert, _page = expert_setup
+    client.force_login(expert.user)
+    assert client.get("/admin/appointments/switch/").status_code in (302, 403)
+    client.force_login(client_user)
+    assert client.post("/admin/appointments/switch/", {"action": "now"}).status_code in (302, 403)
+    from modules.booking.models import BookingProfile
+    assert not BookingProfile.objects.filter(available_now_until__isnull=False).exists()
+
+
+def test_client_portal_lists_their_consultations_only(client, request_for_sophie, client_user, make_user):
+    client.force_login(client_user)
+    body = client.get("/portal/").content.decode()
+    assert request_for_sophie.code in body
+    client.force_login(make_user())
+    assert request_for_sophie.code not in client.get("/portal/").content.decode()
