@@ -27,7 +27,8 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import repeat
+from itertools import accumulate, repeat
+from operator import add
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -228,7 +229,9 @@ def free_slots(
     earliest, latest = _bounds(now, notice, horizon)
     starts, ends = _merged(_blocked(busy, closed, buffer))
     windows = sorted(windows)
-    found: list[int] = []
+    # Runs of slots (first start, how many): turned into datetimes at the end, by adding
+    # the step to the first one, which is cheaper than converting every timestamp.
+    runs: list[tuple[int, int]] = []
     previous_end = None
     overlapping = False
     for w_start, w_end, origin in windows:
@@ -250,14 +253,19 @@ def free_slots(
                 t = origin + k * pace
                 stop = min(gap_end - length, latest)
                 if t <= stop:
-                    found.extend(range(t, stop + 1, pace))
+                    runs.append((t, (stop - t) // pace + 1))
             if i >= len(starts) or starts[i] >= w_end:
                 break
             cursor = max(cursor, ends[i])
             i += 1
     if overlapping:
-        found = sorted(set(found))
-    return list(map(datetime.fromtimestamp, found, repeat(UTC, len(found))))
+        found = sorted({t for first, count in runs for t in range(first, first + count * pace, pace)})
+        return list(map(datetime.fromtimestamp, found, repeat(UTC, len(found))))
+    gap = timedelta(seconds=pace)
+    slots: list[datetime] = []
+    for first, count in runs:
+        slots.extend(accumulate(repeat(gap, count - 1), add, initial=datetime.fromtimestamp(first, UTC)))
+    return slots
 
 
 def free_slots_naive(
