@@ -247,3 +247,62 @@ def test_private_calendar_feed(paid, client):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
     assert appointment.code.encode() in response.content
     assert client.get(f"/booking/calendar/{token}x.ics").status_code == 404
+
+
+def test_instant_session_expert_has_four_minutes_then_client_is_not_charged(
+        practice, expert_setup, client_user, clock, django_capture_on_commit_callbacks):
+    expert, _page = expert_setup
+    expert.user.phone = "+33611111111"
+    expert.user.save()
+    services.available_now(expert)
+    appointment = services.hold(services.BookingRequest(
+        site=practice.site, expert=expert, client=client_user, mode="chat", product="per_minute",
+        budget_minutes=10, instant=True, language="en"))
+    assert appointment.instant and appointment.order.capture_mode == "manual"
+    assert appointment.order.total == 10 * 300  # the instant rate
+    buyer = Client()
+    buyer.force_login(client_user)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        TestCardDriver().pay(buyer, appointment.order)
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.REQUESTED
+    assert appointment.confirm_by == clock.now + timedelta(minutes=4)
+    assert any(appointment.expert.user.email in m.to for m in mail.outbox)  # alerted by email
+    assert any(to == "+33611111111" for to, _body in LocmemBackend.outbox)  # and by text message
+    payment = Payment.objects.get(order=appointment.order)
+    assert payment.state == Payment.State.AUTHORIZED
+    clock.move(minutes=4, seconds=1)
+    run(django_capture_on_commit_callbacks, tasks.sweep)
+    appointment.refresh_from_db()
+    payment.refresh_from_db()
+    assert appointment.state == Appointment.State.EXPIRED
+    assert payment.state == Payment.State.CANCELED and payment.captured_amount == 0
+
+
+def test_instant_session_accepted_in_time_starts_when_the_expert_accepts(
+        practice, expert_setup, client_user, clock, django_capture_on_commit_callbacks):
+    expert, _page = expert_setup
+    services.available_now(expert)
+    appointment = services.hold(services.BookingRequest(
+        site=practice.site, expert=expert, client=client_user, mode="chat", product="per_minute",
+        budget_minutes=10, instant=True))
+    services.order_paid(appointment.order)
+    clock.move(minutes=3)
+    appointment = services.confirm(appointment)
+    assert appointment.state == Appointment.State.CONFIRMED
+    assert appointment.starts_at == clock.now
+
+
+def test_instant_session_refused_when_the_expert_is_not_available_now(practice, expert_setup, client_user, clock):
+    expert, _page = expert_setup
+    with pytest.raises(services.BookingError) as error:
+        services.hold(services.BookingRequest(site=practice.site, expert=expert, client=client_user, mode="chat",
+                                              product="per_minute", budget_minutes=10, instant=True))
+    assert error.value.field == "when"
+    services.available_now(expert)
+    services.pause(expert)
+    with pytest.raises(services.BookingError):
+        services.hold(services.BookingRequest(site=practice.site, expert=expert, client=client_user, mode="chat",
+                                              product="per_minute", budget_minutes=10, instant=True))
+    assert not Appointment.objects.exists()
