@@ -1,13 +1,10 @@
 from django.core.cache import cache
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from wagtail.models import Page
 
 from modules.contact import services
 from modules.contact.forms import ContactForm
-from site_core.context import current_site
-from site_core.models import ExpertPage
+from site_core.lookups import expert_page_or_404
 from site_core.net import client_ip
 
 # Messages one address may send per hour: enough for a person, not for a bot.
@@ -16,16 +13,7 @@ THROTTLE_SECONDS = 3600
 
 
 def _expert_page(request, page_id):
-    """A live expert page of this site, in any of its languages, or 404."""
-    site = current_site()
-    page = ExpertPage.objects.live().public().filter(pk=page_id, expert__isnull=False).select_related("expert").first()
-    if page is None or site is None:
-        raise Http404
-    # The English tree hangs from the translation of the site's root, not from the root itself.
-    roots = Page.objects.filter(translation_key=site.root_page.translation_key).values_list("path", flat=True)
-    if not any(page.path.startswith(root) for root in roots):
-        raise Http404
-    return page
+    return expert_page_or_404(page_id)
 
 
 def _sent_count(key):

@@ -182,3 +182,13 @@ def test_booking_pages_of_another_site_are_not_found(client, practice, expert_se
     _expert, page = expert_setup
     build_practice("other.test", name="Autre cabinet", default=False, slug="other")
     assert client.get(f"/booking/{page.pk}/", HTTP_HOST="other.test").status_code == 404
+
+
+def test_booking_from_the_english_page_is_in_english(client, practice, expert_setup):
+    _expert, page = expert_setup
+    page_en = page.get_translation(practice.home_en.locale)
+    body = client.get(page_en.url).content.decode()
+    assert f"/en/booking/{page_en.pk}/" in body
+    response = client.get(f"/en/booking/{page_en.pk}/")
+    assert response.status_code == 200
+    assert "How do you want to consult?" in response.content.decode()
