@@ -153,6 +153,30 @@ class AvailabilityRule(models.Model):
     def __str__(self):
         return f"{self.expert}: {self.start_time:%H:%M}–{self.end_time:%H:%M}"
 
+    def days_display(self) -> str:
+        """The days in words ("Mon, Tue, Fri"), for the admin list."""
+        from django.utils.dates import WEEKDAYS_ABBR
+
+        days = set()
+        for rule in getattr(self.recurrence, "rrules", []) or []:
+            for day in rule.byday or []:
+                days.add(day.number if hasattr(day, "number") else int(day))
+        if not days:
+            return self.recurrence.to_text() if self.recurrence else "—"
+        return ", ".join(str(WEEKDAYS_ABBR[d]) for d in sorted(days))
+
+    days_display.short_description = _("days")
+
+    def hours_display(self) -> str:
+        return f"{self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+    hours_display.short_description = _("hours")
+
+    def modes_display(self) -> str:
+        return ", ".join(str(Mode(m).label) for m in self.modes) if self.modes else str(_("every mode"))
+
+    modes_display.short_description = _("modes")
+
     def clean(self):
         if self.start_time and self.end_time and self.start_time == self.end_time:
             raise ValidationError({"end_time": _("An opening cannot end when it starts.")})

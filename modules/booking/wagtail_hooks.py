@@ -243,7 +243,7 @@ class AvailabilityRuleViewSet(OwnedViewSet):
     model = AvailabilityRule
     icon = "time"
     menu_label = _("Opening hours")
-    list_display = ["expert", "__str__", "modes"]
+    list_display = ["expert", "days_display", "hours_display", "modes_display"]
     form_fields = ["expert", "recurrence", "start_time", "end_time", "modes", "valid_from"]
 
 

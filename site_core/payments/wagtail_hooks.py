@@ -31,3 +31,9 @@ register_snippet(PromoCodeViewSet)
 def expert_payment_permissions():
     # Experts see their own clients' payments (the views filter by expert).
     return ["payments.view_payment"]
+
+
+@hooks.register("register_icons")
+def credit_card_icon(icons):
+    # Wagtail's icon set has no card; the Payments menu uses this one.
+    return [*icons, "payments/icons/credit-card.svg"]

@@ -122,3 +122,15 @@ def test_client_portal_lists_their_consultations_only(client, request_for_sophie
     assert request_for_sophie.code in body
     client.force_login(make_user())
     assert request_for_sophie.code not in client.get("/portal/").content.decode()
+
+
+def test_opening_hours_list_reads_as_days_hours_and_modes(client, practice, expert_setup):
+    from django.utils import translation
+
+    expert, _page = expert_setup
+    client.force_login(expert.user)
+    body = client.get("/admin/booking_rules/").content.decode()
+    with translation.override("fr"):
+        from django.utils.dates import WEEKDAYS_ABBR
+        monday = str(WEEKDAYS_ABBR[0])
+    assert monday in body and "09:00–12:00" in body and "tous les modes" in body
