@@ -52,6 +52,14 @@ class BookingError(Exception):
         self.field = field
 
 
+class AlreadyBooked(Exception):
+    """The same client already made this booking with this idempotency key."""
+
+    def __init__(self, appointment):
+        super().__init__(appointment.code)
+        self.appointment = appointment
+
+
 class SlotTaken(BookingError):
     def __init__(self):
         super().__init__(gettext_lazy("This time was just taken. Please choose another one."), code="slot_taken")
@@ -187,6 +195,8 @@ def _insert(appointment):
     of hearing "slot taken". The constraint stays the guarantee.
     """
     _lock_expert(appointment.expert_id)
+    # Checked again under the lock: the same request sent twice at once makes one booking.
+    _raise_if_already_booked(appointment)
     try:
         with transaction.atomic():
             if connection.vendor != "postgresql" and _overlapping_live(
@@ -195,9 +205,20 @@ def _insert(appointment):
                 raise SlotTaken()
             appointment.save()
     except IntegrityError as exc:
+        if "idempotency" in str(exc):
+            # The same key for another expert, committed meanwhile (the unique constraint).
+            _raise_if_already_booked(appointment)
         if "no_overlap" in str(exc) or "exclusion" in str(exc).lower():
             raise SlotTaken() from None
         raise
+
+
+def _raise_if_already_booked(appointment):
+    if appointment.idempotency_key:
+        existing = Appointment.objects.filter(client_id=appointment.client_id,
+                                              idempotency_key=appointment.idempotency_key).first()
+        if existing is not None:
+            raise AlreadyBooked(existing)
 
 
 def hold(request: BookingRequest, now=None) -> Appointment:
@@ -269,7 +290,10 @@ def _hold_instant(request, offering, minutes, phone, booking_profile, rules, now
 def _save_with_order(request, appointment, total):
     minutes = appointment.minutes
     with transaction.atomic():
-        _insert(appointment)
+        try:
+            _insert(appointment)
+        except AlreadyBooked as found:
+            return found.appointment
         description = _("%(mode)s consultation with %(expert)s, %(minutes)d min") % {
             "mode": Mode(request.mode).label, "expert": request.expert.name, "minutes": minutes}
         try:

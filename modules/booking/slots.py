@@ -56,6 +56,10 @@ class Window(NamedTuple):
         return _aware(self.end)
 
 
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+ONE_DAY = timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class WeeklyRule:
     """A recurring opening: on the days ``recurrence`` gives, from ``start`` to ``end`` local time.
@@ -159,15 +163,21 @@ def expand_rules(rules: Iterable[WeeklyRule], tz: ZoneInfo, start: datetime, end
     last = end.astimezone(tz).date()
     low, high = _seconds(start), _seconds(end)
     combine = datetime.combine
-    one_day = timedelta(days=1)
+    utcoffset = tz.utcoffset
     windows = []
     for rule in rules:
         overnight = rule.end <= rule.start
+        start_seconds = rule.start.hour * 3600 + rule.start.minute * 60 + rule.start.second
+        end_seconds = rule.end.hour * 3600 + rule.end.minute * 60 + rule.end.second
         for day in _occurrence_days(rule, first, last):
-            # An aware datetime's timestamp() is its UTC instant: zoneinfo applies
-            # that day's offset, so a DST change moves nothing by hand.
-            opens = int(combine(day, rule.start, tzinfo=tz).timestamp())
-            closes = int(combine(day + one_day if overnight else day, rule.end, tzinfo=tz).timestamp())
+            # Wall-clock time minus that day's UTC offset (zoneinfo reads the offset in
+            # force at that local time, fold=0), so a DST change moves nothing by hand.
+            # Same instant as combine(day, time, tzinfo=tz).timestamp(), computed cheaper.
+            midnight = (day.toordinal() - EPOCH_ORDINAL) * 86400
+            opens = midnight + start_seconds - int(utcoffset(combine(day, rule.start)).total_seconds())
+            end_day = day + ONE_DAY if overnight else day
+            closes = ((end_day.toordinal() - EPOCH_ORDINAL) * 86400 + end_seconds
+                      - int(utcoffset(combine(end_day, rule.end)).total_seconds()))
             if closes > low and opens < high and closes > opens:
                 windows.append(Window(opens, closes, opens))
     for window in extra:

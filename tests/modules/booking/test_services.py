@@ -220,3 +220,46 @@ def _parallel_bookings(build_practice):
     assert outcomes.count("ok") == 1, Counter(outcomes)
     assert outcomes.count("taken") == 49, Counter(outcomes)
     assert Appointment.objects.filter(state__in=Appointment.LIVE_STATES).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_idempotency_key_sent_ten_times_at_once_makes_one_booking(require_postgres):
+    from tests.conftest import build_practice
+
+    _parallel_same_key(build_practice)
+
+
+def _parallel_same_key(build_practice):
+    import recurrence
+
+    from modules.booking.models import AvailabilityRule, Offering
+    from site_core.models import User
+    from site_core.services import create_expert
+
+    practice = build_practice()
+    expert = create_expert(name="Marc Dubois")
+    Offering.objects.create(expert=expert, mode="chat", long_price=5000)
+    AvailabilityRule.objects.create(expert=expert, start_time=datetime.min.time(), end_time=datetime.max.time(),
+                                    recurrence=recurrence.deserialize("RRULE:FREQ=DAILY"))
+    starts = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    client = User.objects.create_user(username="same", email="same@example.test")
+    barrier = threading.Barrier(10)
+    codes = []
+
+    def book():
+        try:
+            barrier.wait(timeout=30)
+            codes.append(services.hold(request_for(practice, expert, client, starts_at=starts,
+                                                   idempotency_key="same-key")).code)
+        except Exception as exc:  # noqa: BLE001  (reported by the assertion)
+            codes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=book) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(codes)) == 1, Counter(codes)
+    assert Appointment.objects.count() == 1 and Order.objects.count() == 1

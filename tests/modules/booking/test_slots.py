@@ -138,3 +138,23 @@ def scenario(draw):
 def test_sweep_equals_naive_check(case):
     windows, busy, options = case
     assert free_slots(windows, busy, **options) == free_slots_naive(windows, busy, **options)
+
+
+ZONES = ["Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "America/Sao_Paulo", "UTC"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(zone=st.sampled_from(ZONES), day=st.dates(min_value=date(2024, 1, 1), max_value=date(2028, 12, 31)),
+       opens=st.times(), closes=st.times())
+def test_windows_are_the_instants_zoneinfo_gives(zone, day, opens, closes):
+    """The cheap wall-clock-minus-offset arithmetic gives the instants of aware datetimes."""
+    tz = ZoneInfo(zone)
+    opens, closes = opens.replace(microsecond=0), closes.replace(microsecond=0)
+    rule = WeeklyRule(weekly("MO,TU,WE,TH,FR,SA,SU"), opens, closes)
+    start = datetime.combine(day, time(12), tzinfo=UTC)
+    windows = expand_rules([rule], tz, start - timedelta(days=1), start + timedelta(days=1))
+    end_day = day + timedelta(days=1) if closes <= opens else day
+    expected_open = int(datetime.combine(day, opens, tzinfo=tz).timestamp())
+    expected_close = int(datetime.combine(end_day, closes, tzinfo=tz).timestamp())
+    if expected_close > expected_open:
+        assert (expected_open, expected_close, expected_open) in windows
