@@ -26,7 +26,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from modules.booking import availability, notifications, services
 from modules.booking.forms import (
@@ -314,14 +313,20 @@ def done(request, code):
 
 
 @login_required
-@require_POST
 def abandon(request, code):
-    """The client leaves the payment page: the slot goes back to others at once."""
+    """The client leaves the payment page ("Cancel and go back"): GET asks, POST gives the
+    held time back to others at once."""
     appointment = _own_appointment(request, code)
-    services.release_hold(appointment, reason="client gave up")
-    messages.info(request, _("Your booking was not completed; the time was released."))
     page = ExpertPage.objects.live().filter(expert=appointment.expert).first()
-    return redirect(page.localized.url if page else "/")
+    back = page.localized.url if page else "/"
+    if request.method == "POST":
+        services.release_hold(appointment, reason="client gave up")
+        messages.info(request, _("Your booking was not completed; the time was released."))
+        return redirect(back)
+    if appointment.state != Appointment.State.HELD:
+        return redirect("booking:done", code=appointment.code)
+    return render(request, "booking/abandon.html", {"appointment": appointment, "back": back,
+                                                    "checkout": appointment.order})
 
 
 def answer(request, token):

@@ -162,6 +162,10 @@ def test_only_the_client_sees_their_reservation(client, practice, expert_setup, 
     assert client.post(f"/booking/abandon/{appointment.code}/").status_code == 404
     client.force_login(client_user)
     assert appointment.code in client.get(url).content.decode()
+    # "Cancel and go back" on the payment page is a link: it asks first, and changes nothing.
+    assert client.get(f"/booking/abandon/{appointment.code}/").status_code == 200
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.HELD
     client.post(f"/booking/abandon/{appointment.code}/")
     appointment.refresh_from_db()
     assert appointment.state == Appointment.State.CANCELED
