@@ -98,3 +98,16 @@ class ModuleMenuItemMixin:
         Gated.__name__ = view_class.__name__
         Gated.__qualname__ = view_class.__qualname__
         return Gated
+
+
+class ReadOnlyViewSetMixin:
+    """For a ModelViewSet of records that only services change (payments, appointments):
+    no add, edit or delete links or views; list, inspect and the viewset's own actions."""
+
+    copy_view_enabled = False
+    inspect_view_enabled = True
+
+    def get_common_view_kwargs(self, **kwargs):
+        view_kwargs = super().get_common_view_kwargs(**kwargs)
+        view_kwargs.update(add_url_name=None, edit_url_name=None, delete_url_name=None)
+        return view_kwargs

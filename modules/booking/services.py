@@ -27,6 +27,7 @@ from modules.booking.models import (
     BookingProfile,
     BookingSettings,
     Mode,
+    Notice,
     Offering,
     Product,
 )
@@ -198,16 +199,25 @@ def _insert(appointment):
     # Checked again under the lock: the same request sent twice at once makes one booking.
     _raise_if_already_booked(appointment)
     try:
-        with transaction.atomic():
-            if connection.vendor != "postgresql" and _overlapping_live(
-                appointment.expert, appointment.starts_at, appointment.ends_at
-            ).exists():
-                raise SlotTaken()
-            appointment.save()
+        _save_live(appointment)
     except IntegrityError as exc:
         if "idempotency" in str(exc):
             # The same key for another expert, committed meanwhile (the unique constraint).
             _raise_if_already_booked(appointment)
+        raise
+
+
+def _save_live(appointment, update_fields=None):
+    """Saves an appointment that occupies the expert's time (new or moved), or raises
+    SlotTaken. The caller holds the expert's lock (_lock_expert)."""
+    try:
+        with transaction.atomic():
+            if connection.vendor != "postgresql" and _overlapping_live(
+                appointment.expert, appointment.starts_at, appointment.ends_at
+            ).exclude(pk=appointment.pk).exists():
+                raise SlotTaken()
+            appointment.save(update_fields=update_fields)
+    except IntegrityError as exc:
         if "no_overlap" in str(exc) or "exclusion" in str(exc).lower():
             raise SlotTaken() from None
         raise
@@ -514,19 +524,8 @@ def reschedule(appointment, starts_at, *, by, now=None) -> Appointment:
     appointment.starts_at = starts_at
     appointment.ends_at = starts_at + timedelta(minutes=appointment.minutes)
     appointment.reschedules += 1
-    try:
-        with transaction.atomic():
-            _lock_expert(appointment.expert_id)
-            if connection.vendor != "postgresql" and _overlapping_live(
-                appointment.expert, appointment.starts_at, appointment.ends_at
-            ).exclude(pk=appointment.pk).exists():
-                raise SlotTaken()
-            appointment.save(update_fields=["starts_at", "ends_at", "reschedules", "updated_at"])
-    except IntegrityError as exc:
-        if "no_overlap" in str(exc):
-            raise SlotTaken() from None
-        raise
-    Notice = appointment.notices.model
+    _lock_expert(appointment.expert_id)
+    _save_live(appointment, update_fields=["starts_at", "ends_at", "reschedules", "updated_at"])
     # Reminders are about the new time: they may go out again.
     Notice.objects.filter(appointment=appointment, kind__startswith="reminder").delete()
     _notify(appointment, "rescheduled")

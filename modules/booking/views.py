@@ -145,22 +145,14 @@ def product(request, page_id):
         per_minute_cents=per_minute or 0, currency=currency, budgets=budgets, instant=instant), status=status)
 
 
-def _minutes(offering, state):
-    if state.get("product") == Product.PER_MINUTE:
-        return int(state.get("budget_minutes") or 0)
-    try:
-        return offering.price_of(state.get("product"))[1] or 0
-    except LookupError:
-        return 0
-
-
 def slot(request, page_id):
     """Step 2, by appointment: the free times of one day at a time, in the client's zone."""
     page = expert_page_or_404(page_id)
     state = _state(request, page)
-    offering = _offerings(page.expert).get(state.get("mode"))
-    minutes = _minutes(offering, state) if offering else 0
-    if offering is None or minutes < 1:
+    try:
+        _offering, _unit, minutes, _total = services.quote(page.expert, state.get("mode"), state.get("product"),
+                                                           state.get("budget_minutes"))
+    except services.BookingError:
         return redirect("booking:start", page_id=page.pk)
     zone = _client_zone(request, state)
     now = timezone.now()

@@ -24,7 +24,7 @@ from modules.booking.models import (
     Product,
 )
 from site_core import hooks as cabinet_hooks
-from site_core.admin import ModuleMenuItemMixin, own_rows
+from site_core.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin, own_rows
 from site_core.models import Expert
 from site_core.money import Money
 from site_core.sections import PageSection
@@ -103,7 +103,7 @@ class AppointmentInspect(InspectView):
         return context
 
 
-class AppointmentViewSet(ModuleMenuItemMixin, ModelViewSet):
+class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet):
     """Requests (with the time left to answer), upcoming and past appointments. Experts see
     their own; administrators all. Never edited by hand: confirm, decline and cancel go
     through the booking services."""
@@ -114,8 +114,6 @@ class AppointmentViewSet(ModuleMenuItemMixin, ModelViewSet):
     menu_label = _("Appointments")
     menu_order = 200
     add_to_admin_menu = True
-    inspect_view_enabled = True
-    copy_view_enabled = False
     list_display = ["code", "expert", "client", "mode", "starts_at", "state", "answer_within"]
     list_filter = {
         "state": ["exact"],
@@ -125,11 +123,6 @@ class AppointmentViewSet(ModuleMenuItemMixin, ModelViewSet):
     }
     search_fields = ["code", "client__email", "client__last_name"]
     inspect_template_name = "booking/admin/inspect.html"
-
-    def get_common_view_kwargs(self, **kwargs):
-        view_kwargs = super().get_common_view_kwargs(**kwargs)
-        view_kwargs.update(add_url_name=None, edit_url_name=None, delete_url_name=None)
-        return view_kwargs
 
     def get_urlpatterns(self):
         return [

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from site_core.admin import own_rows
+from site_core.admin import ReadOnlyViewSetMixin, own_rows
 from site_core.money import Money
 from site_core.payments import services
 from site_core.payments.forms import RefundForm
@@ -33,14 +33,12 @@ def own_payment(request, pk):
     return payment
 
 
-class PaymentViewSet(ModelViewSet):
+class PaymentViewSet(ReadOnlyViewSetMixin, ModelViewSet):
     model = Payment
     icon = "credit-card"
     menu_label = gettext_lazy("Payments")
     menu_order = 220
     add_to_admin_menu = True
-    inspect_view_enabled = True
-    copy_view_enabled = False
     list_display = ["__str__", "order", "state", "created_at"]
     list_filter = {
         "state": ["exact"],
@@ -50,12 +48,6 @@ class PaymentViewSet(ModelViewSet):
     }
     search_fields = ["reference", "order__client__email", "order__client__last_name"]
     inspect_template_name = "payments/admin/inspect.html"
-
-    def get_common_view_kwargs(self, **kwargs):
-        view_kwargs = super().get_common_view_kwargs(**kwargs)
-        # Payments are never added, edited or deleted by hand: only moved by services.
-        view_kwargs.update(add_url_name=None, edit_url_name=None, delete_url_name=None)
-        return view_kwargs
 
     def get_urlpatterns(self):
         return [
