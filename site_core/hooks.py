@@ -42,6 +42,16 @@ Consumers check themselves that their module is on for the connection's site
 (``site_core.asgi.site_for_scope``).
 """
 
+REGISTER_SESSION_ROOM_URL = "cabinet_register_session_room_url"
+"""Where a booked consultation is held: the live session room of one appointment.
+
+Called by the booking module whenever it shows or sends an appointment's link
+(the reservation page, the emails and reminders to both sides, the ``.ics``
+event), as ``fn(appointment)``; returns the room's URL path (``/...``) or
+None. The first answer that is not None, in hook order, wins; with none, the
+reservation page is the link and no "join" link is shown.
+"""
+
 REGISTER_DEMO_DATA = "cabinet_register_demo_data"
 """Demo content of a module for ``manage.py seed_demo``.
 

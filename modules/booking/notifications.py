@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
 from modules.booking.models import Appointment
+from site_core import hooks
 from site_core.money import Money
 from site_core.sms import send_sms
 
@@ -75,6 +76,22 @@ def read_feed_token(token):
 
 def _absolute(appointment, path):
     return appointment.site.root_url.rstrip("/") + path
+
+
+def room_path(appointment):
+    """The path of the appointment's live session room, from the module that serves it
+    (``cabinet_register_session_room_url``), or None while no module does."""
+    for fn in hooks.get_hooks(hooks.REGISTER_SESSION_ROOM_URL, site=appointment.site):
+        path = fn(appointment)
+        if path:
+            return path
+    return None
+
+
+def room_url(appointment):
+    """The session room's absolute URL (for emails), or None."""
+    path = room_path(appointment)
+    return _absolute(appointment, path) if path else None
 
 
 def _zone(appointment, recipient):
@@ -172,6 +189,7 @@ def render_notice(appointment, kind, recipient):
         context = {
             "appointment": appointment, "recipient": recipient, "intro": intro, "when": when,
             "page_url": _absolute(appointment, reverse("booking:done", args=[appointment.code])),
+            "room_url": room_url(appointment) if appointment.is_live else None,
             "answer_url": _absolute(appointment, reverse("booking:answer", args=[answer_token(appointment)]))
             if recipient == "expert" and kind in ("requested", "instant") else "",
             "client_contact": kind == "declined" or recipient == "expert",
@@ -217,7 +235,8 @@ def ics_for(appointments, *, method="PUBLISH", name=""):
         event.add("dtend", appointment.ends_at)
         event.add("summary", _("Consultation %(code)s (%(mode)s) with %(expert)s") % {
             "code": appointment.code, "mode": appointment.get_mode_display(), "expert": appointment.expert.name})
-        event.add("url", _absolute(appointment, reverse("booking:done", args=[appointment.code])))
+        event.add("url", room_url(appointment)
+                  or _absolute(appointment, reverse("booking:done", args=[appointment.code])))
         event.add("sequence", appointment.reschedules)
         event.add("status", "CONFIRMED" if appointment.state == Appointment.State.CONFIRMED else
                   "CANCELLED" if not appointment.is_live else "TENTATIVE")

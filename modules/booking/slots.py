@@ -242,31 +242,45 @@ def free_slots(
     # Runs of slots (first start, how many): turned into datetimes at the end, by adding
     # the step to the first one, which is cheaper than converting every timestamp.
     runs: list[tuple[int, int]] = []
+    # A sentinel interval past every window spares the loop its bounds checks.
+    sentinel = max([latest, *(w[1] for w in windows)]) + length + 1
+    starts.append(sentinel)
+    ends.append(sentinel)
     previous_end = None
     overlapping = False
     for w_start, w_end, origin in windows:
         # Windows come sorted by start; only overlapping ones can repeat or reorder slots.
-        if previous_end is not None and w_start < previous_end:
-            overlapping = True
-        previous_end = w_end if previous_end is None else max(previous_end, w_end)
+        if previous_end is None:
+            previous_end = w_end
+        else:
+            if w_start < previous_end:
+                overlapping = True
+            if w_end > previous_end:
+                previous_end = w_end
         if w_end - length < earliest or w_start > latest:
             continue
         # The merged blocked intervals are disjoint and sorted, so their ends are sorted
         # too: the first one that can touch this window is the first ending after its start.
         i = bisect.bisect_right(ends, w_start)
         cursor = w_start
-        while cursor < w_end:
-            gap_end = min(starts[i], w_end) if i < len(starts) else w_end
+        while True:
+            gap_end = starts[i]
+            if gap_end > w_end:
+                gap_end = w_end
             if gap_end - cursor >= length:
-                low = max(cursor, earliest)
-                k = -((origin - low) // pace)  # ceil((low - origin) / pace)
-                t = origin + k * pace
-                stop = min(gap_end - length, latest)
+                low = cursor if cursor > earliest else earliest
+                t = origin - ((origin - low) // pace) * pace  # first grid point >= low
+                stop = gap_end - length
+                if stop > latest:
+                    stop = latest
                 if t <= stop:
                     runs.append((t, (stop - t) // pace + 1))
-            if i >= len(starts) or starts[i] >= w_end:
+            if starts[i] >= w_end:
                 break
-            cursor = max(cursor, ends[i])
+            if ends[i] > cursor:
+                cursor = ends[i]
+            if cursor >= w_end:
+                break
             i += 1
     if overlapping:
         found = sorted({t for first, count in runs for t in range(first, first + count * pace, pace)})

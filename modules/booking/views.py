@@ -301,6 +301,7 @@ def done(request, code):
     return render(request, "booking/done.html", {
         "appointment": appointment, "starts_at": appointment.starts_at.astimezone(zone), "zone": str(zone),
         "total": Money(appointment.order.total, appointment.currency) if appointment.order else None,
+        "room_path": notifications.room_path(appointment) if appointment.is_live else None,
     })
 
 

@@ -5,9 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core import mail
 from django.test import Client
+from wagtail import hooks as wagtail_hooks
 
 from modules.booking import notifications, services, tasks
 from modules.booking.models import Appointment, BookingSettings, Notice
+from site_core import hooks
 from site_core.payments.models import Payment
 from site_core.sms import LocmemBackend
 from tests.site_core.payments.drivers.test_card import TestCardDriver
@@ -76,6 +78,32 @@ def test_confirmed_booking_emails_both_sides_once_with_a_calendar_file(paid, cli
     tasks.send_notices(appointment.pk, "confirmed")  # a second worker: nothing more
     assert len(mail.outbox) == 2
     assert Notice.objects.filter(appointment=appointment).count() == 2
+
+
+def test_emails_page_and_calendar_link_the_session_room_when_a_module_serves_it(paid, client_user):
+    def room(appointment):
+        return f"/room/{appointment.code}/"
+
+    with wagtail_hooks.register_temporarily(hooks.REGISTER_SESSION_ROOM_URL, room):
+        appointment = paid()
+        buyer = Client()
+        buyer.force_login(client_user)
+        page = buyer.get(f"/booking/done/{appointment.code}/").content.decode()
+        ics = notifications.ics_for([appointment]).decode()
+    room_url = f"{appointment.site.root_url}/room/{appointment.code}/"
+    to_client = next(m for m in mail.outbox if client_user.email in m.to)
+    to_expert = next(m for m in mail.outbox if appointment.expert.user.email in m.to)
+    assert f"Join the consultation: {room_url}" in to_client.body  # the client booked in English
+    assert f"Rejoindre la consultation: {room_url}" in to_expert.body  # the expert reads French
+    assert f'href="/room/{appointment.code}/"' in page
+    assert f"/room/{appointment.code}/" in ics.replace("\r\n ", "")
+
+
+def test_without_a_session_room_the_email_links_the_reservation_page(paid, client_user):
+    appointment = paid()
+    message = next(m for m in mail.outbox if client_user.email in m.to)
+    assert "Join the consultation" not in message.body
+    assert f"/booking/done/{appointment.code}/" in message.body
 
 
 def test_request_is_confirmed_from_the_signed_link(paid, client, client_user, clock,
