@@ -2,10 +2,11 @@
 
 import os
 import shutil
+import weakref
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 REQUIRE_BROWSER = os.environ.get("CABINET_REQUIRE_BROWSER") == "1"
 CHROMIUM = "/usr/bin/chromium"
@@ -36,6 +37,32 @@ def pytest_runtest_teardown(item, nextitem):
 
         with item.config.stash[blocking_manager_key].unblock():
             ensure_wagtail_roots()
+
+
+_OPENED_CONNECTIONS = weakref.WeakSet()
+
+
+def _remember_connection(sender, connection, **kwargs):
+    _OPENED_CONNECTIONS.add(connection)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_every_connection_before_the_test_database_goes(django_db_setup):
+    """Django keeps its connections in context-local storage (asgiref's Local). During the
+    browser tests (Playwright's sync API) the main thread was seen using another connection
+    object than before them, which the final ``connections.close_all()`` does not reach; left
+    open, it stopped PostgreSQL from dropping the test database at the end ("is being
+    accessed by other users"). Close every connection the session opened."""
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_remember_connection, weak=False)
+    yield
+    connection_created.disconnect(_remember_connection)
+    for wrapper in list(_OPENED_CONNECTIONS):
+        try:
+            wrapper.close()
+        except DatabaseError:  # another thread's (live server): that thread closes it
+            pass
 
 
 @pytest.fixture(autouse=True)
