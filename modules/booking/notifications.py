@@ -4,6 +4,8 @@ text messages, signed answer links, calendar files and feeds."""
 from __future__ import annotations
 
 from datetime import timedelta
+from email.mime.text import MIMEText
+from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -14,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress, vText
 
 from modules.booking.models import Appointment
 from site_core import hooks
@@ -42,8 +44,12 @@ SMS = {
     ("requested", "expert"), ("instant", "expert"), ("reminder_24h", "client"), ("reminder_1h", "client"),
     ("reminder_1h", "expert"), ("canceled_by_expert", "client"),
 }
-#: Kinds whose client email carries the appointment as an .ics file.
-WITH_ICS = {"confirmed", "rescheduled", "requested"}
+#: Kinds whose client email carries the appointment as an .ics file, with its iTIP method
+#: (RFC 5546): REQUEST adds or updates the event in the client's calendar, CANCEL removes it.
+ICS_METHODS = {
+    "confirmed": "REQUEST", "requested": "REQUEST", "rescheduled": "REQUEST",
+    "declined": "CANCEL", "expired": "CANCEL", "canceled_by_client": "CANCEL", "canceled_by_expert": "CANCEL",
+}
 
 
 def answer_token(appointment) -> str:
@@ -177,7 +183,8 @@ def _texts(kind, recipient, appointment, when, deadline):
 
 
 def render_notice(appointment, kind, recipient):
-    """(subject, body, ics bytes or None, sms text or None) in the recipient's language."""
+    """(subject, body, ics attachment or None, sms text or None) in the recipient's language;
+    the attachment is a MIME part (text/calendar with its iTIP method)."""
     with translation.override(_language(appointment, recipient)), timezone.override(_zone(appointment, recipient)):
         zone = _zone(appointment, recipient)
         when = date_format(appointment.starts_at.astimezone(zone), "DATETIME_FORMAT", use_l10n=True)
@@ -197,7 +204,8 @@ def render_notice(appointment, kind, recipient):
             "amount": Money(appointment.order.total, appointment.currency) if appointment.order_id else None,
         }
         body = render_to_string("booking/email/notice.txt", context)
-        ics = ics_for([appointment], method="REQUEST") if recipient == "client" and kind in WITH_ICS else None
+        method = ICS_METHODS.get(kind) if recipient == "client" else None
+        ics = _ics_part(appointment, method) if method else None
         sms = None
         if (kind, recipient) in SMS:
             sms = f"{subject}. {_('Code')}: {appointment.code}"
@@ -212,15 +220,28 @@ def send_notice(appointment, kind, recipient):
     address = _address(appointment, recipient)
     if address:
         message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
-        if ics:
-            message.attach(f"consultation-{appointment.code}.ics", ics, "text/calendar; charset=utf-8")
+        if ics is not None:
+            message.attach(ics)
         message.send(fail_silently=False)
     if sms:
         send_sms(_phone(appointment, recipient), sms)
 
 
+def _ics_part(appointment, method):
+    """The appointment as an email attachment that mail clients offer to add, update or remove:
+    ``text/calendar; method=...`` (RFC 6047), one charset parameter."""
+    part = MIMEText(ics_for([appointment], method=method).decode(), "calendar", "utf-8")
+    part.set_param("method", method)
+    part.add_header("Content-Disposition", "attachment", filename=f"consultation-{appointment.code}.ics")
+    return part
+
+
 def ics_for(appointments, *, method="PUBLISH", name=""):
-    """An iCalendar file of ``appointments`` (RFC 5545), for mail clients and calendar apps."""
+    """An iCalendar file of ``appointments`` (RFC 5545), for mail clients and calendar apps.
+
+    REQUEST and CANCEL (iTIP, RFC 5546) name the practice as organizer and the client as
+    attendee, as that standard requires; a cancellation carries a higher SEQUENCE than
+    the last update, so calendars apply it."""
     calendar = Calendar()
     calendar.add("prodid", "-//Cabinet//Consultations//FR")
     calendar.add("version", "2.0")
@@ -237,7 +258,15 @@ def ics_for(appointments, *, method="PUBLISH", name=""):
             "code": appointment.code, "mode": appointment.get_mode_display(), "expert": appointment.expert.name})
         event.add("url", room_url(appointment)
                   or _absolute(appointment, reverse("booking:done", args=[appointment.code])))
-        event.add("sequence", appointment.reschedules)
+        event.add("sequence", appointment.reschedules + (1 if method == "CANCEL" else 0))
+        if method in ("REQUEST", "CANCEL"):
+            organizer = vCalAddress(f"mailto:{parseaddr(settings.DEFAULT_FROM_EMAIL)[1]}")
+            organizer.params["cn"] = vText(appointment.site.site_name or appointment.expert.name)
+            event.add("organizer", organizer)
+            attendee = vCalAddress(f"mailto:{appointment.client.email}")
+            attendee.params["cn"] = vText(appointment.client.get_full_name() or appointment.client.email)
+            attendee.params["role"] = vText("REQ-PARTICIPANT")
+            event.add("attendee", attendee)
         event.add("status", "CONFIRMED" if appointment.state == Appointment.State.CONFIRMED else
                   "CANCELLED" if not appointment.is_live else "TENTATIVE")
         calendar.add_component(event)

@@ -57,6 +57,15 @@ def paid(practice, expert_setup, client_user, clock, django_capture_on_commit_ca
     return book
 
 
+def calendar_attachment(message):
+    """(iTIP method, iCalendar text) of the one .ics file attached to ``message``."""
+    (part,) = message.attachments
+    assert part.get_content_type() == "text/calendar" and part.get_filename().endswith(".ics")
+    assert str(message.message()).count('charset="utf-8"') >= 1
+    assert 'charset="utf-8"; charset' not in str(message.message())
+    return part.get_param("method"), part.get_payload(decode=True).decode().replace("\r\n ", "")
+
+
 def run(django_capture_on_commit_callbacks, fn, *args, **kwargs):
     with django_capture_on_commit_callbacks(execute=True):
         return fn(*args, **kwargs)
@@ -71,10 +80,10 @@ def test_confirmed_booking_emails_both_sides_once_with_a_calendar_file(paid, cli
     message = to_client[0]
     assert appointment.code in message.body
     assert "10:00" in message.body or "10 a.m." in message.body  # Paris time for a client in Paris
-    name, ics, mimetype = message.attachments[0]
-    assert name.endswith(".ics") and mimetype.startswith("text/calendar")
-    ics = ics if isinstance(ics, str) else ics.decode()
-    assert "DTSTART" in ics and appointment.code in ics
+    method, ics = calendar_attachment(message)
+    assert method == "REQUEST"
+    assert "DTSTART:20261102T090000Z" in ics and f"UID:{appointment.code}@cabinet" in ics
+    assert "STATUS:CONFIRMED" in ics and f"mailto:{client_user.email}" in ics and "ORGANIZER" in ics
     tasks.send_notices(appointment.pk, "confirmed")  # a second worker: nothing more
     assert len(mail.outbox) == 2
     assert Notice.objects.filter(appointment=appointment).count() == 2
@@ -235,6 +244,20 @@ def test_expert_cancels_any_time_with_full_refund(paid, clock, django_capture_on
     run(django_capture_on_commit_callbacks, services.cancel, appointment, by="expert")
     payment = Payment.objects.get(order=appointment.order)
     assert payment.refunded_amount == 5500
+
+
+def test_a_cancellation_removes_the_event_from_the_clients_calendar(paid, clock, client_user,
+                                                                     django_capture_on_commit_callbacks):
+    appointment = paid()
+    mail.outbox.clear()
+    run(django_capture_on_commit_callbacks, services.cancel, appointment, by="expert")
+    to_client = next(m for m in mail.outbox if client_user.email in m.to)
+    method, ics = calendar_attachment(to_client)
+    assert method == "CANCEL"
+    assert "METHOD:CANCEL" in ics and "STATUS:CANCELLED" in ics and "SEQUENCE:1" in ics
+    assert f"UID:{appointment.code}@cabinet" in ics  # the same event the confirmation added
+    to_expert = next(m for m in mail.outbox if appointment.expert.user.email in m.to)
+    assert not to_expert.attachments
 
 
 def test_reschedule_moves_within_the_limit(paid, clock, client, client_user):
