@@ -1,6 +1,7 @@
 """Demo content of the booking module for ``manage.py seed_demo`` (idempotent)."""
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import recurrence
 from django.utils import timezone
@@ -50,11 +51,20 @@ def seed(demo):
         _client_history(demo)
 
 
+def _weekday_at(days_from_today, hour, zone):
+    """An aware datetime ``days_from_today`` days away (moved to the next weekday) at ``hour``
+    local time: the demo's appointments fall within the expert's weekday hours."""
+    day = timezone.now().astimezone(zone).date() + timedelta(days=days_from_today)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(hour), tzinfo=zone)
+
+
 def _client_history(demo):
     expert = demo.experts[0][0]
-    now = timezone.now().replace(minute=0, second=0, microsecond=0)
-    for key, starts, state in (("demo:past", now - timedelta(days=9, hours=3), Appointment.State.COMPLETED),
-                               ("demo:upcoming", now + timedelta(days=6, hours=2), Appointment.State.CONFIRMED)):
+    zone = ZoneInfo(expert.time_zone)
+    for key, starts, state in (("demo:past", _weekday_at(-9, 15, zone), Appointment.State.COMPLETED),
+                               ("demo:upcoming", _weekday_at(6, 10, zone), Appointment.State.CONFIRMED)):
         if Appointment.objects.filter(client=demo.client, idempotency_key=key).exists():
             continue
         Appointment.objects.create(

@@ -301,6 +301,10 @@ WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "txt", "xlsx"]
 WAGTAILIMAGES_EXTENSIONS = ["jpg", "jpeg", "png", "webp"]
 WAGTAILIMAGES_MAX_UPLOAD_SIZE = 8 * 1024 * 1024
 WAGTAIL_ENABLE_UPDATE_CHECK = False
+# No Gravatar: the admin would send a hash of every expert's email address to a third party
+# (and show broken images on a server without internet). Wagtail's own avatar, or the
+# picture an expert uploads in their account, is shown instead.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 WAGTAIL_USER_CUSTOM_FIELDS = []
 
 LOGGING = {

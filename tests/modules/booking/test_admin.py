@@ -35,7 +35,9 @@ def test_expert_sees_their_requests_and_confirms_one(client, request_for_sophie,
     client.force_login(appointment.expert.user)
     listing = client.get("/admin/appointments/").content.decode()
     assert appointment.code in listing
-    assert client.get("/admin/").status_code == 200  # dashboard with the requests panel
+    dashboard = client.get("/admin/")
+    assert dashboard.status_code == 200  # dashboard with the requests panel
+    assert "gravatar" not in dashboard.content.decode()  # no expert's email hash leaves the site
     pending = client.get("/admin/appointments/pending.json").json()
     assert [r["code"] for r in pending["requests"]] == [appointment.code]
     assert pending["requests"][0]["seconds_left"] == 24 * 3600
