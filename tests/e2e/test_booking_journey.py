@@ -42,7 +42,9 @@ def test_new_client_books_pays_and_the_expert_confirms(booking_site, page):
     page.goto(f"{url}/sophie-laurent/")
     page.locator(f'a[href="/booking/{expert_page.pk}/"]').click()
     # Step 1: chat, by appointment.
+    assert page.locator(".field--phone").is_visible()
     page.locator('input[name="mode"][value="chat"]').check()
+    assert not page.locator(".field--phone").is_visible()  # asked only for phone sessions
     page.locator('input[name="when"][value="appointment"]').check()
     page.locator('form.booking__form button[type="submit"]').click()
     # Step 2: the 30-minute package, then the first free time (in the browser's zone).
