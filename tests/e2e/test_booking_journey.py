@@ -3,6 +3,7 @@ email; the expert confirms the request in the admin."""
 
 from datetime import time
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import recurrence
@@ -35,10 +36,12 @@ def booking_site(live_server, make_expert):
     return live_server.url, page, expert
 
 
-def test_new_client_books_pays_and_the_expert_confirms(booking_site, page):
+def test_new_client_books_pays_and_the_expert_confirms(booking_site, browser):
     from modules.booking.models import Appointment
 
     url, expert_page, expert = booking_site
+    # The client is in New York; the expert's hours are in Paris.
+    page = browser.new_context(locale="fr-FR", timezone_id="America/New_York").new_page()
     page.goto(f"{url}/sophie-laurent/")
     page.locator(f'a[href="/booking/{expert_page.pk}/"]').click()
     # Step 1: chat, by appointment.
@@ -50,7 +53,10 @@ def test_new_client_books_pays_and_the_expert_confirms(booking_site, page):
     # Step 2: the 30-minute package, then the first free time (in the browser's zone).
     page.locator('input[name="product"][value="long"]').check()
     page.locator('form.booking__form button[type="submit"]').click()
-    page.locator('input[name="starts_at"]').first.check()
+    assert "America/New_York" in page.locator(".booking > p").first.inner_text()
+    first_time = page.locator('input[name="starts_at"]').first
+    shown = first_time.locator("xpath=..").inner_text().strip()  # "HH:MM" as the client sees it
+    first_time.check()
     page.locator('form.booking__form button[type="submit"]').click()
     # Step 3: a new client creates their account inline.
     page.fill("#id_signup-first_name", "Léa")
@@ -65,6 +71,10 @@ def test_new_client_books_pays_and_the_expert_confirms(booking_site, page):
     appointment = Appointment.objects.get()
     assert appointment.code in page.locator(".reservation-code").inner_text()
     assert appointment.state == Appointment.State.REQUESTED
+    new_york = ZoneInfo("America/New_York")
+    assert appointment.client_time_zone == "America/New_York"
+    assert appointment.starts_at.astimezone(new_york).strftime("%H:%M") == shown
+    assert f"{shown} (America/New_York)" in page.locator(".summary").inner_text()
     assert any("lea@example.test" in m.to and appointment.code in m.body for m in mail.outbox)
 
     # The expert confirms it in the admin.
@@ -79,3 +89,4 @@ def test_new_client_books_pays_and_the_expert_confirms(booking_site, page):
     appointment.refresh_from_db()
     assert appointment.state == Appointment.State.CONFIRMED
     expert_tab.context.close()
+    page.context.close()
