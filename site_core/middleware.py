@@ -4,13 +4,48 @@ import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
+from django.utils import translation
 
 from site_core import cache as page_cache
 from site_core.context import current_site, reset_current_request, set_current_request
 from site_core.modules import get_module, is_enabled
 
 CSRF_FIELD = b'name="csrfmiddlewaretoken"'
+
+
+class RejectNulMiddleware:
+    """400 for a path or query string holding a NUL character (``%00``).
+
+    No page, slug or reservation code contains one, and PostgreSQL refuses it in any text
+    value, so a lookup with it would end in a server error instead of a clear refusal.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return HttpResponseBadRequest("NUL character in the address.", content_type="text/plain")
+        return self.get_response(request)
+
+
+class ApiLanguageMiddleware:
+    """The JSON API answers in the language the client asks for (``Accept-Language``).
+
+    Its URLs are outside ``i18n_patterns``, where ``LocaleMiddleware`` always picks the
+    default language; an API client has no URL prefix or cookie to choose with.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            language = translation.get_language_from_request(request, check_path=False)
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
 
 
 class SiteContextMiddleware:

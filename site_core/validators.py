@@ -1,5 +1,8 @@
 """Input checks shared by every form that asks for the same thing."""
 
+import zoneinfo
+from functools import cache
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -20,3 +23,14 @@ def normalize_phone(value, region="FR"):
     if number is None or not phonenumbers.is_valid_number(number):
         raise ValidationError(_("Enter a valid phone number, e.g. +33 6 12 34 56 78."), code="phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def is_time_zone(value) -> bool:
+    """Whether ``value`` names an IANA time zone ("Europe/Paris"). Checked against the
+    zone list, never by opening a file named after client input."""
+    return isinstance(value, str) and value in _time_zones()

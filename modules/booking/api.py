@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone, translation
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Header, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.security import django_auth
+from pydantic import StrictInt
 
 from modules.booking import availability, services
-from modules.booking.models import Appointment, Mode, Offering, Product
-from site_core.api import require_module
+from modules.booking.models import Appointment, BookingProfile, Mode, Offering, Product
+from site_core.api import InputSchema, require_module
 from site_core.models import ExpertPage
 
 router = Router(tags=["booking"])
 MAX_SLOT_DAYS = 31
+#: An Idempotency-Key: 1 to 80 visible ASCII characters (a UUID fits).
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,80}")
 
 
 class Error(Schema):
     detail: str
     code: str = "invalid"
     field: str | None = None
+
+
+class Fault(Schema):
+    field: str | None = None
+    detail: str
+
+
+class InvalidInput(Error):
+    errors: list[Fault] = []
 
 
 class ExpertOut(Schema):
@@ -54,16 +67,17 @@ class SlotsOut(Schema):
     slots: list[datetime]
 
 
-class BookingIn(Schema):
+class BookingIn(InputSchema):
     expert: str = Field(max_length=255, description="The expert's slug")
     mode: Mode
     product: Product
-    starts_at: datetime
-    budget_minutes: int | None = Field(None, ge=1, le=240)
+    starts_at: datetime = Field(description="A free start time from the slots endpoint, with its UTC offset")
+    budget_minutes: StrictInt | None = Field(None, ge=1, le=240,
+                                             description="per_minute: the minutes the budget buys")
     phone: str = Field("", max_length=32)
     promo_code: str = Field("", max_length=40)
     note: str = Field("", max_length=2000)
-    time_zone: str = Field("", max_length=64)
+    time_zone: str = Field("", max_length=64, description="The client's IANA time zone, for emails")
 
 
 class BookingOut(Schema):
@@ -83,7 +97,7 @@ class BookingOut(Schema):
 def _pages(site):
     return (ExpertPage.objects.live().public().descendant_of(site.root_page)
             .filter(expert__isnull=False, locale__language_code=translation.get_language() or "fr")
-            .select_related("expert"))
+            .select_related("expert", "locale"))
 
 
 def _page(site, slug):
@@ -109,9 +123,11 @@ def _booking_out(appointment) -> BookingOut:
 def list_experts(request):
     site = require_module(request, "booking")
     pages = list(_pages(site))
+    experts = [p.expert_id for p in pages]
+    off = dict(BookingProfile.objects.filter(expert_id__in=experts).values_list("expert_id", "modes_off"))
     modes = {}
-    for offering in Offering.objects.filter(expert_id__in=[p.expert_id for p in pages], enabled=True):
-        if offering.products():
+    for offering in Offering.objects.filter(expert_id__in=experts, enabled=True):
+        if offering.products() and offering.mode not in (off.get(offering.expert_id) or []):
             modes.setdefault(offering.expert_id, []).append(offering.mode)
     return [ExpertOut(slug=p.slug, name=p.display_name or p.title, specialty=p.specialty, url=p.url or "",
                       modes=sorted(modes.get(p.expert_id, []))) for p in pages]
@@ -124,10 +140,11 @@ def list_offerings(request, slug: str):
     from site_core.models import PracticeSettings
 
     currency = PracticeSettings.for_site(site).currency
+    off = availability.profile_for(page.expert).modes_off or []
     return Status(200, [
         OfferingOut(mode=o.mode, currency=currency, instant_rate=o.instant_rate or None,
                     products=[ProductOut(product=p, price=price, minutes=m) for p, price, m in o.products()])
-        for o in Offering.objects.filter(expert=page.expert, enabled=True) if o.products()
+        for o in Offering.objects.filter(expert=page.expert, enabled=True) if o.products() and o.mode not in off
     ])
 
 
@@ -153,30 +170,38 @@ def list_slots(request, slug: str, mode: Mode, product: Product, budget_minutes:
     return Status(200, SlotsOut(expert=page.slug, mode=mode, minutes=minutes, slots=slots))
 
 
-@router.post("/bookings", auth=django_auth, response={201: BookingOut, 200: BookingOut, 400: Error, 404: Error,
-                                                     409: Error},
+AUTH_ERRORS = {401: Error, 403: Error, 422: InvalidInput}
+
+
+@router.post("/bookings", auth=django_auth,
+             response={201: BookingOut, 200: BookingOut, 400: Error, 404: Error, 409: Error, **AUTH_ERRORS},
              summary="Hold a slot and open its order; pay at checkout_url. Honours Idempotency-Key.")
-def create_booking(request, data: BookingIn):
+def create_booking(request, data: BookingIn, idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", description="Sent again with the same booking: the same booking (200), "
+        "never a second one; sent with another booking: 422")):
     site = require_module(request, "booking")
+    key = idempotency_key or ""
+    if key and not IDEMPOTENCY_KEY.fullmatch(key):
+        return Status(400, Error(detail="Idempotency-Key must be 1 to 80 visible ASCII characters",
+                                 field="idempotency_key"))
     page = _page(site, data.expert)
-    key = (request.headers.get("Idempotency-Key") or "")[:80]
-    if key:
-        existing = Appointment.objects.filter(client=request.user, idempotency_key=key).select_related(
-            "order", "expert").first()
-        if existing is not None:
-            return Status(200, _booking_out(existing))
     try:
         appointment = services.hold(services.BookingRequest(
             site=site, expert=page.expert, client=request.user, mode=data.mode, product=data.product,
             starts_at=data.starts_at, budget_minutes=data.budget_minutes, phone=data.phone,
             promo_code=data.promo_code.strip().upper(), note=data.note,
-            language=(translation.get_language() or "fr")[:2], client_time_zone=data.time_zone[:64],
+            language=(translation.get_language() or "fr")[:2], client_time_zone=data.time_zone,
             idempotency_key=key,
         ))
     except services.SlotTaken as error:
         return Status(409, Error(detail=error.message, code=error.code, field="starts_at"))
     except services.BookingError as error:
-        return Status(400, Error(detail=error.message, code=error.code, field=error.field))
+        status = 422 if error.code == "idempotency_key_reused" else 400
+        return Status(status, Error(detail=error.message, code=error.code, field=error.field))
+    if getattr(appointment, "replayed", False):
+        return Status(200, _booking_out(appointment))
+    # A free order (a 100 % promo code) is confirmed as the hold commits: answer what is stored.
+    appointment.refresh_from_db()
     return Status(201, _booking_out(appointment))
 
 
@@ -186,12 +211,13 @@ def _own(request, code):
                              client=request.user, site=site)
 
 
-@router.get("/bookings/{code}", auth=django_auth, response={200: BookingOut, 404: Error})
+@router.get("/bookings/{code}", auth=django_auth, response={200: BookingOut, 404: Error, **AUTH_ERRORS})
 def read_booking(request, code: str):
     return Status(200, _booking_out(_own(request, code)))
 
 
-@router.post("/bookings/{code}/cancel", auth=django_auth, response={200: BookingOut, 404: Error, 409: Error})
+@router.post("/bookings/{code}/cancel", auth=django_auth,
+             response={200: BookingOut, 404: Error, 409: Error, **AUTH_ERRORS})
 def cancel_booking(request, code: str):
     appointment = _own(request, code)
     try:

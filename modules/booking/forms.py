@@ -1,24 +1,19 @@
 """The three steps of the booking form (seed 000) and the expert's switches."""
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from modules.booking.models import Mode, Product
-from site_core.validators import normalize_phone
+from site_core.validators import is_time_zone, normalize_phone
 
 WHEN_NOW = "now"
 WHEN_LATER = "appointment"
 
 
 def valid_time_zone(value, fallback):
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        return fallback
-    return value if value else fallback
+    """``value`` if it names a time zone (the browser's, sent in a hidden field), else ``fallback``."""
+    return value if is_time_zone(value) else fallback
 
 
 class ModeForm(forms.Form):

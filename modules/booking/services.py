@@ -32,7 +32,7 @@ from modules.booking.models import (
     Product,
 )
 from site_core.payments import services as payments
-from site_core.validators import normalize_phone
+from site_core.validators import is_time_zone, normalize_phone
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +231,20 @@ def _raise_if_already_booked(appointment):
             raise AlreadyBooked(existing)
 
 
+def _replayed(existing, request: BookingRequest) -> Appointment:
+    """The booking an idempotency key already made, marked ``replayed``; the key sent again
+    with another booking (expert, mode, product, time or budget) is refused."""
+    same = (existing.expert_id == request.expert.pk and existing.mode == request.mode
+            and existing.product == request.product
+            and (request.instant or existing.starts_at == request.starts_at)
+            and (request.product != Product.PER_MINUTE or existing.minutes == request.budget_minutes))
+    if not same:
+        raise BookingError(_("This Idempotency-Key was already used for another booking."),
+                           code="idempotency_key_reused", field="idempotency_key")
+    existing.replayed = True
+    return existing
+
+
 def hold(request: BookingRequest, now=None) -> Appointment:
     """Holds the chosen slot while the client pays (step 3), after checking everything
     the client chose. Same client and idempotency key twice: the same appointment."""
@@ -239,17 +253,19 @@ def hold(request: BookingRequest, now=None) -> Appointment:
         existing = Appointment.objects.filter(client=request.client,
                                               idempotency_key=request.idempotency_key).first()
         if existing is not None:
-            return existing
+            return _replayed(existing, request)
     offering, unit_price, minutes, total = quote(request.expert, request.mode, request.product,
                                                  request.budget_minutes, instant=request.instant)
     phone = ""
     if request.mode == Mode.PHONE:
-        if not request.phone:
-            raise BookingError(_("Enter the phone number the expert should call."), field="phone")
         try:
             phone = normalize_phone(request.phone)
         except ValidationError as exc:
             raise BookingError(exc.messages[0], field="phone") from None
+        if not phone:
+            raise BookingError(_("Enter the phone number the expert should call."), field="phone")
+    if request.client_time_zone and not is_time_zone(request.client_time_zone):
+        raise BookingError(_("Unknown time zone."), field="time_zone")
     booking_profile = availability.profile_for(request.expert)
     rules = practice_settings(request.site)
     if request.instant:
@@ -303,7 +319,7 @@ def _save_with_order(request, appointment, total):
         try:
             _insert(appointment)
         except AlreadyBooked as found:
-            return found.appointment
+            return _replayed(found.appointment, request)
         description = _("%(mode)s consultation with %(expert)s, %(minutes)d min") % {
             "mode": Mode(request.mode).label, "expert": request.expert.name, "minutes": minutes}
         try:

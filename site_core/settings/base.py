@@ -92,9 +92,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "site_core.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "site_core.middleware.ApiLanguageMiddleware",
     "site_core.middleware.SiteContextMiddleware",
     "site_core.middleware.PageCacheMiddleware",
     "django.middleware.common.CommonMiddleware",

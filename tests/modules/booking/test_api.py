@@ -95,6 +95,112 @@ def test_api_is_off_where_booking_is_off(client, practice, expert_setup):
     assert client.get("/api/v1/experts").status_code == 404
 
 
+def post(client, body, **headers):
+    return client.post("/api/v1/bookings", body, content_type="application/json", **headers)
+
+
+def test_nul_characters_are_refused_not_a_server_error(client, practice, expert_setup, client_user, frozen):
+    """PostgreSQL cannot store NUL: it gave 500s from the body, the path, the header."""
+    assert client.get("/api/v1/experts/sophie%00laurent/offerings").status_code == 400
+    assert client.get("/api/v1/experts/sophie-laurent/slots?mode=chat&product=long&start=%00").status_code == 400
+    assert client.get("/sophie%00laurent/").status_code == 400  # pages too
+    client.force_login(client_user)
+    note = post(client, booking_body(note="hi\u0000there"))
+    assert note.status_code == 422 and note.json()["field"] == "note"
+    assert "NUL" in note.json()["detail"]
+    assert post(client, booking_body(), HTTP_IDEMPOTENCY_KEY="k\x00").status_code == 400
+    assert client.get("/api/v1/bookings/AB%00CD").status_code == 400
+    assert not Appointment.objects.exists()
+
+
+def test_an_idempotency_key_sent_with_another_booking_is_refused(client, practice, expert_setup, client_user,
+                                                                 frozen):
+    client.force_login(client_user)
+    first = post(client, booking_body(), HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 201
+    other = post(client, booking_body(mode="video", starts_at="2026-11-02T10:00:00+00:00"),
+                 HTTP_IDEMPOTENCY_KEY="k-1")
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    long_key = post(client, booking_body(starts_at="2026-11-02T10:00:00+00:00"), HTTP_IDEMPOTENCY_KEY="x" * 81)
+    assert long_key.status_code == 400 and long_key.json()["field"] == "idempotency_key"
+    assert Appointment.objects.count() == 1
+
+
+def test_bad_phone_zone_and_budget_are_refused(client, practice, expert_setup, client_user, frozen):
+    client.force_login(client_user)
+    phone = dict(mode="phone", product="per_minute", budget_minutes=10, starts_at="2026-11-02T13:00:00+00:00")
+    blank = post(client, booking_body(**phone, phone="   "))
+    assert blank.status_code == 400 and blank.json()["field"] == "phone"
+    for name in ("Mars/Olympus", "Europe", "../../etc/passwd", "x" * 60):  # "Europe" is a folder on disk
+        zone = post(client, booking_body(time_zone=name))
+        assert zone.status_code == 400 and zone.json()["field"] == "time_zone", name
+    true = post(client, booking_body(product="per_minute", budget_minutes=True))
+    assert true.status_code == 422 and true.json()["field"] == "budget_minutes"
+    assert not Appointment.objects.exists()
+    good = post(client, booking_body(**phone, phone="06 12 34 56 78", time_zone="America/New_York"))
+    assert good.status_code == 201, good.content
+    stored = Appointment.objects.get()
+    assert stored.phone == "+33612345678" and stored.client_time_zone == "America/New_York"
+
+
+def test_errors_have_one_shape_in_the_clients_language(client, practice, expert_setup, client_user, frozen):
+    client.force_login(client_user)
+    invalid = post(client, {"expert": "sophie-laurent"}, HTTP_ACCEPT_LANGUAGE="en")
+    body = invalid.json()
+    assert invalid.status_code == 422 and isinstance(body["detail"], str) and body["code"] == "invalid"
+    assert {fault["field"] for fault in body["errors"]} >= {"mode", "product", "starts_at"}
+    garbled = client.post("/api/v1/bookings", "{not json", content_type="application/json")
+    assert garbled.status_code == 400 and garbled.json()["code"] == "invalid"
+    assert garbled.json()["detail"] == "Le corps de la requête n’est pas du JSON valide."  # French by default
+    missing = client.get("/api/v1/bookings/ZZZZZZZZ", HTTP_ACCEPT_LANGUAGE="en")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not found.", "code": "not_found",
+                                                             "field": None}
+    past = post(client, booking_body(starts_at="2026-11-01T09:00:00+00:00"), HTTP_ACCEPT_LANGUAGE="en")
+    assert past.json()["detail"] == "This time has already passed."
+    assert post(client, booking_body(starts_at="2026-11-01T09:00:00+00:00"),
+                HTTP_ACCEPT_LANGUAGE="fr").json()["detail"] != "This time has already passed."
+    client.logout()
+    anonymous = client.get("/api/v1/bookings/ZZZZZZZZ", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert anonymous["code"] == "not_authenticated"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_free_booking_answers_its_confirmed_state(client, practice, expert_setup, client_user, frozen):
+    """Committed for real, as in production: the free order is paid as the hold commits."""
+    from site_core.payments.models import PromoCode
+
+    PromoCode.objects.create(site=practice.site, code="OFFERT", kind="percent", percent=100)
+    client.force_login(client_user)
+    response = post(client, booking_body(promo_code="offert"))
+    assert response.status_code == 201
+    assert response.json()["state"] == Appointment.objects.get().state == "confirmed"
+    assert response.json()["total"] == 0 and response.json()["checkout_url"] is None
+
+
+def test_listings_leave_out_modes_the_expert_turned_off(client, practice, expert_setup, frozen):
+    from modules.booking import services
+
+    expert, _page = expert_setup
+    services.set_modes_off(expert, ["video"])
+    assert client.get("/api/v1/experts").json()[0]["modes"] == ["chat", "phone"]
+    offered = [o["mode"] for o in client.get("/api/v1/experts/sophie-laurent/offerings").json()]
+    assert "video" not in offered and "chat" in offered
+
+
+def test_expert_listing_runs_the_same_queries_for_one_or_many_experts(client, practice, expert_setup, make_expert,
+                                                                      django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get("/api/v1/experts").json()) == 1
+    for name in ("Marc Dubois", "Amina Benali", "Luc Moreau"):
+        make_expert(practice, name)
+    with CaptureQueriesContext(connection) as four:
+        assert len(client.get("/api/v1/experts").json()) == 4
+    assert len(four.captured_queries) == len(one.captured_queries)
+
+
 @pytest.fixture
 def wsgi_keeps_the_test_connection():
     """The raw WSGI handler closes database connections around each request (Django's test
