@@ -3,6 +3,7 @@ text messages, signed answer links, calendar files and feeds."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from email.mime.text import MIMEText
 from email.utils import parseaddr
@@ -22,6 +23,8 @@ from modules.booking.models import Appointment
 from site_core import hooks
 from site_core.money import Money
 from site_core.sms import send_sms
+
+logger = logging.getLogger(__name__)
 
 ANSWER_SALT = "cabinet.booking.answer"
 FEED_SALT = "cabinet.booking.feed"
@@ -215,7 +218,12 @@ def render_notice(appointment, kind, recipient):
 
 
 def send_notice(appointment, kind, recipient):
-    """Sends one notice now (email, and text message where it applies)."""
+    """Sends one notice now: the email, then the text message where it applies.
+
+    The email is the notice: if it fails, this raises and the caller tries again later.
+    Once it has gone, a failing text message is logged, not raised, so that a retry
+    never sends the same email twice.
+    """
     subject, body, ics, sms = render_notice(appointment, kind, recipient)
     address = _address(appointment, recipient)
     if address:
@@ -224,7 +232,13 @@ def send_notice(appointment, kind, recipient):
             message.attach(ics)
         message.send(fail_silently=False)
     if sms:
-        send_sms(_phone(appointment, recipient), sms)
+        try:
+            send_sms(_phone(appointment, recipient), sms)
+        except Exception:
+            if not address:
+                raise  # the text message was the only notice: try again later
+            logger.exception("Text message %s to the %s of %s failed (the email went out)",
+                             kind, recipient, appointment.code)
 
 
 def _ics_part(appointment, method):

@@ -187,17 +187,21 @@ def _overlapping_live(expert, starts_at, ends_at):
     )
 
 
-def _insert(appointment):
+def _insert(appointment, still_free=None):
     """Saves a new live appointment, or raises SlotTaken if the expert's time is taken.
 
     The expert's row is locked first, so bookings of one expert queue up one
     behind the other: two inserts racing on the exclusion constraint would
     otherwise each wait for the other and one would die of a deadlock instead
-    of hearing "slot taken". The constraint stays the guarantee.
+    of hearing "slot taken". The constraint stays the guarantee against overlaps;
+    ``still_free()`` (the full availability check: buffer, pause, modes off) is run
+    again under the lock, since a booking committed meanwhile may sit in the buffer.
     """
     _lock_expert(appointment.expert_id)
     # Checked again under the lock: the same request sent twice at once makes one booking.
     _raise_if_already_booked(appointment)
+    if still_free is not None and not still_free():
+        raise SlotTaken()
     try:
         _save_live(appointment)
     except IntegrityError as exc:
@@ -291,7 +295,8 @@ def hold(request: BookingRequest, now=None) -> Appointment:
         state=A.HELD, held_until=now + timedelta(minutes=rules.hold_minutes),
         idempotency_key=request.idempotency_key[:80],
     )
-    return _save_with_order(request, appointment, total)
+    return _save_with_order(request, appointment, total, still_free=lambda: availability.is_free(
+        request.expert, request.mode, minutes, starts_at, now))
 
 
 def _hold_instant(request, offering, minutes, phone, booking_profile, rules, now):
@@ -313,11 +318,11 @@ def _hold_instant(request, offering, minutes, phone, booking_profile, rules, now
     return _save_with_order(request, appointment, offering.instant_rate * minutes)
 
 
-def _save_with_order(request, appointment, total):
+def _save_with_order(request, appointment, total, still_free=None):
     minutes = appointment.minutes
     with transaction.atomic():
         try:
-            _insert(appointment)
+            _insert(appointment, still_free)
         except AlreadyBooked as found:
             return _replayed(found.appointment, request)
         description = _("%(mode)s consultation with %(expert)s, %(minutes)d min") % {
@@ -368,7 +373,8 @@ def order_paid(order, now=None) -> Appointment | None:
         appointment.confirm_by = now + timedelta(minutes=rules.instant_answer_minutes)
     elif rules.requires_confirmation:
         appointment.state = A.REQUESTED
-        appointment.confirm_by = now + timedelta(hours=rules.confirm_hours)
+        # 24 hours to answer, but never past the start: a request cannot be confirmed late.
+        appointment.confirm_by = min(now + timedelta(hours=rules.confirm_hours), appointment.starts_at)
     else:
         appointment.state = A.CONFIRMED
     appointment.save(update_fields=["state", "held_until", "confirm_by", "updated_at"])
@@ -429,11 +435,19 @@ def confirm(appointment, *, now=None) -> Appointment:
         raise BookingError(_("The time to answer this request has passed."), code="too_late")
     appointment.state = A.CONFIRMED
     if appointment.instant:
-        # The session starts when the expert accepts, not when the client asked.
+        # The session starts when the expert accepts, not when the client asked: the time
+        # it now takes must still be free (the client may have taken minutes to pay).
         length = appointment.ends_at - appointment.starts_at
         appointment.starts_at = max(appointment.starts_at, now)
         appointment.ends_at = appointment.starts_at + length
-    appointment.save(update_fields=["state", "starts_at", "ends_at", "updated_at"])
+        _lock_expert(appointment.expert_id)
+        try:
+            _save_live(appointment, update_fields=["state", "starts_at", "ends_at", "updated_at"])
+        except SlotTaken:
+            raise BookingError(_("Your next appointment leaves no room for this session now."),
+                               code="no_room") from None
+    else:
+        appointment.save(update_fields=["state", "starts_at", "ends_at", "updated_at"])
     _notify(appointment, "confirmed")
     return appointment
 
@@ -475,7 +489,11 @@ def expire_due(now=None) -> int:
             if row is None:
                 continue
             if row.order_id and row.order.state == row.order.State.PAID:
-                continue  # paid at the last second: order_paid confirms it
+                # Paid in time, but the paid-order handler has not moved it (it failed or has
+                # not run yet): it is idempotent, so run it here rather than leave it held.
+                order_paid(row.order, now=now)
+                changed += 1
+                continue
             release_hold(row, reason="hold expired")
             changed += 1
     return changed
@@ -534,13 +552,14 @@ def reschedule(appointment, starts_at, *, by, now=None) -> Appointment:
             raise BookingError(_("It is too late to move this appointment; contact the expert."), code="too_late")
     if timezone.is_naive(starts_at) or starts_at <= now:
         raise BookingError(_("This time has already passed."), field="starts_at")
+    # Under the expert's lock, like a new booking: one committed meanwhile is seen.
+    _lock_expert(appointment.expert_id)
     if not availability.is_free(appointment.expert, appointment.mode, appointment.minutes, starts_at, now,
                                 exclude_appointment=appointment):
         raise BookingError(_("The expert is not available at this time."), field="starts_at")
     appointment.starts_at = starts_at
     appointment.ends_at = starts_at + timedelta(minutes=appointment.minutes)
     appointment.reschedules += 1
-    _lock_expert(appointment.expert_id)
     _save_live(appointment, update_fields=["starts_at", "ends_at", "reschedules", "updated_at"])
     # Reminders are about the new time: they may go out again.
     Notice.objects.filter(appointment=appointment, kind__startswith="reminder").delete()

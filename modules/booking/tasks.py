@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from modules.booking import notifications, services
@@ -24,6 +25,7 @@ def send_notices(appointment_id, kind):
     if appointment is None:
         return 0
     sent = 0
+    failed = None
     for recipient in notifications.RECIPIENTS.get(kind, ()):
         try:
             with transaction.atomic():
@@ -32,6 +34,12 @@ def send_notices(appointment_id, kind):
                 sent += 1
         except IntegrityError:
             continue  # already sent
+        except Exception as exc:  # noqa: BLE001  (the other side is still told; this one is retried)
+            logger.exception("Notice %s to the %s of %s failed; it will be tried again", kind, recipient,
+                             appointment.code)
+            failed = exc
+    if failed is not None:
+        raise failed  # django-q records the failure; the claim was rolled back
     return sent
 
 
@@ -68,8 +76,11 @@ def send_due_reminders(now=None):
         ).exclude(notices__kind=kind)
         if kind == "reminder_24h":
             # Booked less than a day ahead: the confirmation was the reminder.
-            due = due.filter(created_at__lte=now - timedelta(hours=1)).exclude(
+            due = due.filter(created_at__lte=F("starts_at") - timedelta(hours=24)).exclude(
                 starts_at__lte=now + timedelta(hours=1))
         for pk in due.values_list("pk", flat=True)[:500]:
-            sent += send_notices(pk, kind)
+            try:
+                sent += send_notices(pk, kind)
+            except Exception:  # noqa: BLE001  (logged; the others are still reminded, this one next minute)
+                continue
     return sent

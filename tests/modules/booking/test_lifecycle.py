@@ -357,3 +357,96 @@ def test_instant_session_refused_when_the_expert_is_not_available_now(practice, 
         services.hold(services.BookingRequest(site=practice.site, expert=expert, client=client_user, mode="chat",
                                               product="per_minute", budget_minutes=10, instant=True))
     assert not Appointment.objects.exists()
+
+
+def test_an_instant_session_cannot_be_accepted_into_the_next_appointment(
+        paid, practice, expert_setup, client_user, make_user, clock, django_capture_on_commit_callbacks):
+    """The session starts when the expert accepts; by then (the client took 9 minutes to pay)
+    a 50-minute budget reaches into the 11:00 appointment."""
+    expert, _page = expert_setup
+    paid(starts_at=BOOKED_AT + timedelta(hours=1), client=make_user())  # 11:00 Paris, 30 min
+    services.available_now(expert)
+    appointment = services.hold(services.BookingRequest(
+        site=practice.site, expert=expert, client=client_user, mode="chat", product="per_minute",
+        budget_minutes=50, instant=True))
+    clock.move(minutes=9)
+    buyer = Client()
+    buyer.force_login(client_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        TestCardDriver().pay(buyer, appointment.order)
+    clock.move(minutes=3)
+    with pytest.raises(services.BookingError) as refused:
+        services.confirm(appointment)
+    assert refused.value.code == "no_room"
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.REQUESTED  # nothing moved; it expires unanswered
+    clock.move(minutes=2)
+    run(django_capture_on_commit_callbacks, tasks.sweep)
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.EXPIRED
+    assert Payment.objects.get(order=appointment.order).captured_amount == 0
+
+
+class BrokenSms:
+    def send(self, to, body):
+        raise ConnectionError("the SMS gateway is down")
+
+
+def test_a_failing_text_message_neither_repeats_the_email_nor_stops_the_reminders(
+        paid, make_user, clock, settings, django_capture_on_commit_callbacks):
+    first = paid()
+    second = paid(starts_at=MONDAY_10 + timedelta(hours=1), client=make_user(phone="+33622222222"))
+    first.client.phone = "+33633333333"
+    first.client.save()
+    settings.SMS_BACKEND = "tests.modules.booking.test_lifecycle.BrokenSms"
+    mail.outbox.clear()
+    clock.now = MONDAY_10 - timedelta(minutes=59)  # the first one's 1 h reminder is due
+    for _ in range(3):
+        run(django_capture_on_commit_callbacks, tasks.sweep)
+    reminders = [m for m in mail.outbox if "starts in one hour" in m.subject and first.client.email in m.to]
+    assert len(reminders) == 1
+    assert Notice.objects.filter(appointment=first, kind="reminder_1h").count() == 2  # client and expert
+    clock.now = second.starts_at - timedelta(minutes=59)
+    run(django_capture_on_commit_callbacks, tasks.sweep)
+    assert Notice.objects.filter(appointment=second, kind="reminder_1h").count() == 2
+
+
+def test_a_request_must_be_answered_before_the_consultation_starts(paid, clock,
+                                                                  django_capture_on_commit_callbacks):
+    appointment = paid(confirmation=True, starts_at=BOOKED_AT + timedelta(hours=4))  # 14:00 Paris today
+    assert appointment.confirm_by == appointment.starts_at  # not 24 h from now
+    clock.now = appointment.starts_at + timedelta(minutes=1)
+    with pytest.raises(services.BookingError):
+        services.confirm(appointment)
+    run(django_capture_on_commit_callbacks, tasks.sweep)
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.EXPIRED
+
+
+def test_a_paid_booking_left_held_is_confirmed_by_the_sweeper(practice, expert_setup, client_user, clock,
+                                                              django_capture_on_commit_callbacks):
+    expert, _page = expert_setup
+    appointment = services.hold(services.BookingRequest(site=practice.site, expert=expert, client=client_user,
+                                                        mode="chat", product="long", starts_at=MONDAY_10))
+    buyer = Client()
+    buyer.force_login(client_user)
+    TestCardDriver().pay(buyer, appointment.order)  # paid, but the paid-order handler never ran
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.HELD
+    clock.move(minutes=11)
+    run(django_capture_on_commit_callbacks, tasks.sweep)
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.CONFIRMED
+
+
+def test_no_24_hour_reminder_for_a_booking_made_less_than_a_day_ahead(paid, clock,
+                                                                      django_capture_on_commit_callbacks):
+    clock.now = MONDAY_10 - timedelta(hours=23)
+    appointment = paid()
+    for minutes in (60, 120, 600):
+        clock.now = MONDAY_10 - timedelta(hours=23) + timedelta(minutes=minutes)
+        run(django_capture_on_commit_callbacks, tasks.sweep)
+    assert not Notice.objects.filter(appointment=appointment, kind="reminder_24h").exists()
+    clock.now = MONDAY_10 - timedelta(minutes=30)
+    run(django_capture_on_commit_callbacks, tasks.sweep)
+    assert Notice.objects.filter(appointment=appointment, kind="reminder_1h").count() == 2

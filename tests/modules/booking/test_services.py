@@ -263,3 +263,48 @@ def _parallel_same_key(build_practice):
         thread.join()
     assert len(set(codes)) == 1, Counter(codes)
     assert Appointment.objects.count() == 1 and Order.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_bookings_keep_the_break_between_appointments(require_postgres):
+    """10 clients book 10:00 and 10 book 10:30 at once, 30 minutes each, with a 15-minute break
+    required between appointments: only one of them may get a slot (each other one would sit
+    in its break). The availability check is repeated under the expert's lock."""
+    import recurrence
+
+    from modules.booking.models import AvailabilityRule, BookingProfile, Offering
+    from site_core.models import User
+    from site_core.services import create_expert
+    from tests.conftest import build_practice
+
+    practice = build_practice()
+    expert = create_expert(name="Marc Dubois")
+    BookingProfile.objects.create(expert=expert, buffer_minutes=15, notice_minutes=0)
+    Offering.objects.create(expert=expert, mode="chat", long_price=5000)
+    AvailabilityRule.objects.create(expert=expert, start_time=datetime.min.time(), end_time=datetime.max.time(),
+                                    recurrence=recurrence.deserialize("RRULE:FREQ=DAILY"))
+    starts = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    clients = [User.objects.create_user(username=f"b{i}", email=f"b{i}@example.test") for i in range(20)]
+    barrier = threading.Barrier(20)
+    outcomes = []
+
+    def book(client, at):
+        try:
+            barrier.wait(timeout=30)
+            services.hold(request_for(practice, expert, client, starts_at=at))
+            outcomes.append("ok")
+        except services.SlotTaken:
+            outcomes.append("taken")
+        except Exception as exc:  # noqa: BLE001  (reported by the assertion)
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=book, args=(c, starts + timedelta(minutes=30 * (i % 2))))
+               for i, c in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("ok") == 1 and outcomes.count("taken") == 19, Counter(outcomes)
+    assert Appointment.objects.filter(state__in=Appointment.LIVE_STATES).count() == 1
