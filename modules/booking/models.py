@@ -182,6 +182,11 @@ class AvailabilityRule(models.Model):
             raise ValidationError({"end_time": _("An opening cannot end when it starts.")})
         if not self.recurrence or not (self.recurrence.rrules or self.recurrence.rdates):
             raise ValidationError({"recurrence": _("Choose at least one day.")})
+        from modules.booking.slots import is_phased
+
+        if is_phased(self.recurrence) and not self.valid_from and not self.recurrence.dtstart:
+            raise ValidationError({"valid_from": _(
+                "This rule repeats every few weeks or a number of times: give the date it starts from.")})
 
 
 class AvailabilityException(models.Model):

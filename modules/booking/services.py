@@ -77,15 +77,32 @@ def profile(expert) -> BookingProfile:
 
 @transaction.atomic
 def available_now(expert, now=None) -> AvailabilityException:
-    """"Now": a three-hour opening from this moment, and instant requests allowed."""
+    """"Now": a three-hour opening from this moment, and instant requests allowed.
+
+    The opening starts on the next 5-minute mark, so its times read 10:10, 10:40...
+    rather than 10:07:23; pressing "Now" again while it runs extends the same opening
+    (one grid of times, not two interleaved ones)."""
     now = now or timezone.now()
     row = profile(expert)
-    row.available_now_until = now + availability.NOW_OPENING
+    opens = now.replace(second=0, microsecond=0)
+    if opens < now:
+        opens += timedelta(minutes=1)
+    opens += timedelta(minutes=-opens.minute % 5)
+    closes = opens + availability.NOW_OPENING
+    running = None
+    if row.available_now_until and row.available_now_until > now:
+        running = AvailabilityException.objects.select_for_update().filter(
+            expert=expert, kind=AvailabilityException.Kind.OPEN, ends_at=row.available_now_until).first()
+    row.available_now_until = closes
     row.paused_until = None
     row.save(update_fields=["available_now_until", "paused_until"])
+    if running is not None:
+        running.ends_at = closes
+        running.save(update_fields=["ends_at"])
+        return running
     return AvailabilityException.objects.create(
-        expert=expert, kind=AvailabilityException.Kind.OPEN, starts_at=now,
-        ends_at=now + availability.NOW_OPENING, note=_("Available now"),
+        expert=expert, kind=AvailabilityException.Kind.OPEN, starts_at=opens, ends_at=closes,
+        note=_("Available now"),
     )
 
 

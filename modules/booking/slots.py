@@ -100,6 +100,15 @@ def _simple_weekly_days(source: recurrence_base.Recurrence) -> frozenset[int] | 
     return frozenset(day.number if hasattr(day, "number") else int(day) for day in days)
 
 
+#: Where a rule repeating every N weeks (or N times) counts from when it names no start.
+PHASE_ANCHOR = date(2000, 1, 3)  # a Monday
+
+
+def is_phased(source: recurrence_base.Recurrence) -> bool:
+    """Whether which days a rule gives depends on where it starts (an interval above 1, a count)."""
+    return any((r.interval or 1) > 1 or r.count for r in (*source.rrules, *source.exrules))
+
+
 def _as_date(value) -> date:
     return value.date() if isinstance(value, datetime) else value
 
@@ -134,8 +143,13 @@ def _occurrence_days(rule: WeeklyRule, first: date, last: date) -> list[date]:
             day += one
         days.extend(d for d in map(_as_date, source.rdates) if first <= d <= last and d not in excluded)
         return sorted(set(days)) if source.rdates else days
-    phased = any((r.interval or 1) > 1 or r.count for r in (*source.rrules, *source.exrules))
-    dtstart_day = rule.since if (phased and rule.since) else first
+    phased = is_phased(source)
+    if phased:
+        # "Every other week" counts from a start: the rule's own, else a fixed Monday, so that
+        # every query (the slots listed, the booking checked) sees the same weeks.
+        dtstart_day = rule.since or (_as_date(source.dtstart) if source.dtstart else PHASE_ANCHOR)
+    else:
+        dtstart_day = first
     recurrence = recurrence_base.Recurrence(
         rrules=source.rrules, exrules=source.exrules, rdates=source.rdates, exdates=source.exdates,
         include_dtstart=False,

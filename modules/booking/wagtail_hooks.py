@@ -1,3 +1,5 @@
+from zoneinfo import ZoneInfo
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
@@ -206,6 +208,43 @@ class ExpertOwnedForm(WagtailAdminModelForm):
                 field.initial = field.queryset.first().pk
 
 
+class ExpertClockForm(ExpertOwnedForm):
+    """Dates and times typed in the expert's own time zone (a New York expert closes 24 December
+    in New York), whatever zone the admin page runs in; shown back the same way."""
+
+    CLOCK_FIELDS = ("starts_at", "ends_at")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        expert = self.instance.expert if self.instance.pk else None
+        if expert is None:
+            choices = self.fields["expert"].queryset if "expert" in self.fields else None
+            expert = choices.first() if choices is not None and choices.count() == 1 else None
+        for name in self.CLOCK_FIELDS:
+            field = self.fields.get(name)
+            if field is None:
+                continue
+            field.help_text = (_("In the expert's time zone (%(zone)s).") % {"zone": expert.time_zone}
+                               if expert else _("In the expert's time zone."))
+            value = getattr(self.instance, name, None)
+            if self.instance.pk and value:
+                self.initial[name] = _same_clock(value, ZoneInfo(expert.time_zone), timezone.get_current_timezone())
+
+    def clean(self):
+        data = super().clean()
+        expert = data.get("expert") or (self.instance.expert if self.instance.pk else None)
+        if expert is not None:
+            for name in self.CLOCK_FIELDS:
+                if data.get(name):
+                    data[name] = _same_clock(data[name], timezone.get_current_timezone(), ZoneInfo(expert.time_zone))
+        return data
+
+
+def _same_clock(value, read_in, as_in):
+    """The instant whose wall-clock time in ``as_in`` is ``value``'s wall-clock time in ``read_in``."""
+    return value.astimezone(read_in).replace(tzinfo=as_in, fold=0)
+
+
 def _own_experts(user):
     if user.is_superuser or user.has_perm("site_core.change_expert"):
         return Expert.objects.all()
@@ -217,10 +256,11 @@ class OwnedViewSet(ModuleMenuItemMixin, ModelViewSet):
     module_label = "booking"
     copy_view_enabled = False
     add_to_admin_menu = False
+    owned_form = ExpertOwnedForm
 
     def get_form_class(self, for_update=False):
         form_class = super().get_form_class(for_update)
-        return type(form_class.__name__, (ExpertOwnedForm, form_class), {"Meta": form_class.Meta})
+        return type(form_class.__name__, (self.owned_form, form_class), {"Meta": form_class.Meta})
 
 
 class OfferingViewSet(OwnedViewSet):
@@ -244,6 +284,7 @@ class AvailabilityExceptionViewSet(OwnedViewSet):
     model = AvailabilityException
     icon = "calendar-alt"
     menu_label = _("Holidays and extra openings")
+    owned_form = ExpertClockForm
     list_display = ["expert", "kind", "starts_at", "ends_at", "note"]
     form_fields = ["expert", "kind", "starts_at", "ends_at", "modes", "note"]
 

@@ -136,3 +136,25 @@ def test_opening_hours_list_reads_as_days_hours_and_modes(client, practice, expe
         from django.utils.dates import WEEKDAYS_ABBR
         monday = str(WEEKDAYS_ABBR[0])
     assert monday in body and "09:00–12:00" in body and "tous les modes" in body
+
+
+def test_an_expert_enters_holidays_in_their_own_time_zone(client, practice, make_expert):
+    """A New York expert closes 24 December 00:00 to 26 December 00:00 New York time, though
+    the admin runs in the practice's zone (Paris)."""
+    from modules.booking.models import AvailabilityException
+
+    expert, _page, _en = make_expert(practice, "Nina Park")
+    expert.time_zone = "America/New_York"
+    expert.save()
+    client.force_login(expert.user)
+    form = client.get("/admin/booking_exceptions/new/").content.decode()
+    assert "America/New_York" in form  # the fields say which clock they read
+    response = client.post("/admin/booking_exceptions/new/", {
+        "expert": expert.pk, "kind": "closed", "starts_at": "2026-12-24 00:00", "ends_at": "2026-12-26 00:00",
+        "note": "Christmas"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    closure = AvailabilityException.objects.get(expert=expert)
+    assert closure.starts_at == datetime(2026, 12, 24, 5, 0, tzinfo=UTC)  # midnight in New York
+    assert closure.ends_at == datetime(2026, 12, 26, 5, 0, tzinfo=UTC)
+    edit = client.get(f"/admin/booking_exceptions/edit/{closure.pk}/").content.decode()
+    assert "2026-12-24 00:00" in edit  # shown back on the expert's clock

@@ -73,8 +73,8 @@ def test_paid_booking_is_confirmed_or_waits_for_the_expert(practice, expert_setu
     rules = BookingSettings.for_site(practice.site)
     rules.requires_confirmation = True
     rules.save()
-    second = services.hold(request_for(practice, expert, client_user, starts_at=datetime(2026, 11, 2, 13, 0, tzinfo=UTC)),
-                           now=monday_morning)
+    second = services.hold(request_for(practice, expert, client_user, starts_at=datetime(2026, 11, 4, 13, 0, tzinfo=UTC)),
+                           now=monday_morning)  # Wednesday: more than a day ahead
     services.order_paid(second.order, now=monday_morning)
     services.order_paid(second.order, now=monday_morning)  # idempotent
     second.refresh_from_db()
@@ -308,3 +308,17 @@ def test_parallel_bookings_keep_the_break_between_appointments(require_postgres)
         thread.join()
     assert outcomes.count("ok") == 1 and outcomes.count("taken") == 19, Counter(outcomes)
     assert Appointment.objects.filter(state__in=Appointment.LIVE_STATES).count() == 1
+
+
+def test_now_opens_on_the_next_five_minutes_and_pressing_it_again_extends_it(practice, expert_setup):
+    expert, _page = expert_setup
+    pressed = datetime(2026, 11, 8, 10, 7, 23, tzinfo=UTC)  # a Sunday: no weekly hours
+    opening = services.available_now(expert, now=pressed)
+    assert opening.starts_at == datetime(2026, 11, 8, 10, 10, tzinfo=UTC)
+    assert opening.ends_at == datetime(2026, 11, 8, 13, 10, tzinfo=UTC)
+    again = services.available_now(expert, now=pressed + timedelta(minutes=20, seconds=11))
+    assert again.pk == opening.pk and again.ends_at == datetime(2026, 11, 8, 13, 30, tzinfo=UTC)
+    assert AvailabilityException.objects.filter(expert=expert, kind="open").count() == 1
+    slots = availability.free_slots(expert, "chat", 30, pressed, pressed + timedelta(hours=4),
+                                    now=pressed - timedelta(hours=1))
+    assert {(s.minute, s.second) for s in slots} == {(10, 0), (40, 0)}  # one grid, on the minute

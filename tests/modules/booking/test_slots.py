@@ -158,3 +158,17 @@ def test_windows_are_the_instants_zoneinfo_gives(zone, day, opens, closes):
     expected_close = int(datetime.combine(end_day, closes, tzinfo=tz).timestamp())
     if expected_close > expected_open:
         assert (expected_open, expected_close, expected_open) in windows
+
+
+def test_every_other_week_without_a_start_gives_the_same_weeks_to_every_query():
+    """No start date: the phase must not follow the first day asked for, or the slots listed
+    from one day and the booking checked from another disagree."""
+    tz = ZoneInfo("Europe/Paris")
+    rule = WeeklyRule(recurrence.deserialize("RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"), time(9), time(10))
+    monday = datetime(2026, 11, 2, 12, tzinfo=UTC)
+    listed = {w.start for w in expand_rules([rule], tz, monday - timedelta(days=3), monday + timedelta(days=50))}
+    for offset in range(0, 35, 1):
+        start = monday + timedelta(days=offset)
+        again = {w.start for w in expand_rules([rule], tz, start, start + timedelta(days=10))}
+        assert again <= listed, start
+    assert len(listed) == 4  # 7 weeks and a bit: every other Monday
