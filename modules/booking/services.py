@@ -551,22 +551,32 @@ def cancel(appointment, *, by, reason="", now=None) -> Appointment:
     return appointment
 
 
+def reschedule_refusal(appointment, *, by, now=None) -> BookingError | None:
+    """Why ``by`` ("client" or "expert") may not move this appointment now, or None. Read-only:
+    the move page asks before offering times; ``reschedule`` asks again under the lock."""
+    now = now or timezone.now()
+    if appointment.state not in (A.REQUESTED, A.CONFIRMED) or appointment.instant:
+        return BookingError(_("This appointment cannot be moved (%(state)s).")
+                            % {"state": appointment.get_state_display()}, code="not_movable")
+    if by == "client":
+        rules = practice_settings(appointment.site)
+        if appointment.reschedules >= rules.max_reschedules:
+            return BookingError(_("This appointment has already been moved %(count)d times, the most allowed.")
+                                % {"count": appointment.reschedules}, code="too_many")
+        if appointment.starts_at - now < timedelta(hours=rules.cancel_cutoff_hours):
+            return BookingError(_("It is too late to move this appointment; contact the expert."), code="too_late")
+    return None
+
+
 @transaction.atomic
 def reschedule(appointment, starts_at, *, by, now=None) -> Appointment:
     """Moves an appointment to another free time of the same length and mode, within the
     practice's limit of reschedules (for the client) and before its cut-off."""
     now = now or timezone.now()
     appointment = _locked(appointment)
-    if appointment.state not in (A.REQUESTED, A.CONFIRMED) or appointment.instant:
-        raise BookingError(_("This appointment cannot be moved (%(state)s).")
-                           % {"state": appointment.get_state_display()}, code="not_movable")
-    rules = practice_settings(appointment.site)
-    if by == "client":
-        if appointment.reschedules >= rules.max_reschedules:
-            raise BookingError(_("This appointment has already been moved %(count)d times, the most allowed.")
-                               % {"count": appointment.reschedules}, code="too_many")
-        if appointment.starts_at - now < timedelta(hours=rules.cancel_cutoff_hours):
-            raise BookingError(_("It is too late to move this appointment; contact the expert."), code="too_late")
+    refusal = reschedule_refusal(appointment, by=by, now=now)
+    if refusal is not None:
+        raise refusal
     if timezone.is_naive(starts_at) or starts_at <= now:
         raise BookingError(_("This time has already passed."), field="starts_at")
     # Under the expert's lock, like a new booking: one committed meanwhile is seen.

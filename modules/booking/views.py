@@ -42,6 +42,7 @@ from site_core.context import current_site
 from site_core.lookups import expert_page_or_404
 from site_core.models import ExpertPage, PracticeSettings
 from site_core.money import Money
+from site_core.payments.services import PromoCodeError, check_promo_code
 
 SESSION_PREFIX = "cabinet:booking:"
 
@@ -58,6 +59,23 @@ def _save_state(request, page, **values):
 
 def _clear_state(request, page):
     request.session.pop(f"{SESSION_PREFIX}{page.pk}", None)
+
+
+def _last_key(page):
+    """The session key of the reservation code this session last held with this expert page."""
+    return f"{SESSION_PREFIX}last:{page.pk}"
+
+
+def _already_booked(request, page):
+    """This session's last booking with this expert, when it is still the client's and under
+    way: pressing Back after paying leads to it rather than to an empty form. Else None."""
+    code = request.session.get(_last_key(page))
+    site = current_site()
+    if not code or not request.user.is_authenticated or site is None:
+        return None
+    return Appointment.objects.select_related("order").filter(
+        code=code, client=request.user, site=site, expert=page.expert,
+        state__in=[*Appointment.LIVE_STATES, Appointment.State.COMPLETED]).first()
 
 
 def _practice(request):
@@ -93,13 +111,31 @@ def start(request, page_id):
     form = ModeForm(request.POST or None, modes=modes, instant_modes=instant_modes,
                     initial={k: state.get(k) for k in ("mode", "when", "phone", "promo_code")} if state else None)
     if request.method == "POST":
-        if form.is_valid():
+        if form.is_valid() and _promo_code_usable(request, page, form):
             data = form.cleaned_data
             _save_state(request, page, mode=data["mode"], when=data["when"], phone=data["phone"],
                         promo_code=data["promo_code"], time_zone=data["time_zone"])
             return redirect("booking:product", page_id=page.pk)
         return render(request, "booking/step_mode.html", _context(request, page, 1, form=form), status=400)
     return render(request, "booking/step_mode.html", _context(request, page, 1, form=form))
+
+
+def _promo_code_usable(request, page, form):
+    """Step 1 refuses a promo code that cannot be used here, before an account is made at
+    step 3. The amount is not known yet: its minimum is checked when the order is made."""
+    code = form.cleaned_data.get("promo_code")
+    if not code:
+        return True
+    try:
+        check_promo_code(site=current_site(), code=code,
+                         client=request.user if request.user.is_authenticated else None,
+                         expert=page.expert, currency=_practice(request).currency, subtotal=None)
+    except PromoCodeError as error:
+        if error.reason == "other_client" and not request.user.is_authenticated:
+            return True  # maybe theirs: checked again once they log in at step 3
+        form.add_error("promo_code", str(error))
+        return False
+    return True
 
 
 def _product_choices(offering, currency, instant=False):
@@ -209,7 +245,13 @@ def confirm(request, page_id):
     state = _state(request, page)
     summary = _summary(request, page, state)
     if summary is None or (not summary["instant"] and not summary["starts_at"]):
-        return redirect("booking:start", page_id=page.pk)
+        booked = None if state else _already_booked(request, page)
+        if booked is None:
+            return redirect("booking:start", page_id=page.pk)
+        messages.info(request, _("This booking is already made."))
+        if booked.state == Appointment.State.HELD and booked.order_id:
+            return redirect("payments:checkout", public_id=booked.order.public_id)
+        return redirect("booking:done", code=booked.code)
     signup_form = GuestSignupForm(prefix="signup")
     login_form = GuestLoginForm(prefix="login")
     if request.method == "POST":
@@ -228,6 +270,7 @@ def confirm(request, page_id):
                 target = "booking:product"
             return redirect(target, page_id=page.pk)
         _clear_state(request, page)
+        request.session[_last_key(page)] = appointment.code
         return redirect("payments:checkout", public_id=appointment.order.public_id)
     return render(request, "booking/step_confirm.html", _context(
         request, page, 3, summary=summary, signup_form=signup_form, login_form=login_form,
@@ -302,6 +345,7 @@ def done(request, code):
         "appointment": appointment, "starts_at": appointment.starts_at.astimezone(zone), "zone": str(zone),
         "total": Money(appointment.order.total, appointment.currency) if appointment.order else None,
         "room_path": notifications.room_path(appointment) if appointment.is_live else None,
+        "can_move": _move_refusal(appointment, timezone.now()) is None,
     })
 
 
@@ -313,7 +357,11 @@ def abandon(request, code):
     page = ExpertPage.objects.live().filter(expert=appointment.expert).first()
     back = page.localized.url if page else "/"
     if request.method == "POST":
-        services.release_hold(appointment, reason="client gave up")
+        # Only a held booking is given up; one already paid (even just now) stays as it is.
+        released = appointment.state == Appointment.State.HELD and services.release_hold(
+            appointment, reason="client gave up").state == Appointment.State.CANCELED
+        if not released:
+            return redirect("booking:done", code=appointment.code)
         messages.info(request, _("Your booking was not completed; the time was released."))
         return redirect(back)
     if appointment.state != Appointment.State.HELD:
@@ -393,12 +441,24 @@ def cancel(request, code):
         "percent": percent})
 
 
+def _move_refusal(appointment, now):
+    """Why the client may not move this appointment now (the service's own rule), or None."""
+    refusal = services.reschedule_refusal(appointment, by="client", now=now)
+    return refusal.message if refusal is not None else None
+
+
 @login_required
 def reschedule(request, code):
     """The client moves an appointment to another free time of the same length."""
     appointment = _own_appointment(request, code)
     zone = ZoneInfo(valid_time_zone(appointment.client_time_zone, _practice(request).time_zone))
     now = timezone.now()
+    refusal = _move_refusal(appointment, now)
+    if refusal is not None:
+        # Nothing to choose from; a POST changes nothing (the service would refuse it too).
+        return render(request, "booking/reschedule.html", {
+            "appointment": appointment, "refusal": refusal, "days": [], "zone": str(zone)},
+            status=400 if request.method == "POST" else 200)
     profile = availability.profile_for(appointment.expert)
     free = availability.free_slots(appointment.expert, appointment.mode, appointment.minutes, now,
                                    now + timedelta(days=profile.horizon_days), now,

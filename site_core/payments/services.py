@@ -41,7 +41,12 @@ class PaymentRefused(Exception):
 
 
 class PromoCodeError(ValueError):
-    """A promo code that cannot be used here; the message says why, for the client."""
+    """A promo code that cannot be used here; the message says why, for the client.
+    ``reason`` names it for code ("other_client": issued to someone else)."""
+
+    def __init__(self, message, reason="invalid"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def _on_commit(signal, **kwargs):
@@ -66,7 +71,10 @@ def _move(payment, to_state, message, **data):
 # --- Promo codes -------------------------------------------------------------
 
 def check_promo_code(*, site, code, client, expert, subtotal, currency, now=None, lock=False):
-    """The PromoCode for ``code`` if the client may use it on this order, else PromoCodeError."""
+    """The PromoCode for ``code`` if the client may use it on this order, else PromoCodeError.
+
+    ``subtotal=None`` means the amount is not known yet (the first step of a booking): every
+    check but the minimum amount is made; the order checks it again when it is created."""
     now = now or timezone.now()
     queryset = PromoCode.objects.filter(site=site, code__iexact=(code or "").strip())
     if lock:
@@ -81,10 +89,10 @@ def check_promo_code(*, site, code, client, expert, subtotal, currency, now=None
     if promo.expert_id and (expert is None or promo.expert_id != expert.pk):
         raise PromoCodeError(_("This promo code is not valid for this expert."))
     if promo.client_id and (client is None or promo.client_id != client.pk):
-        raise PromoCodeError(_("This promo code was issued to another client."))
+        raise PromoCodeError(_("This promo code was issued to another client."), reason="other_client")
     if promo.kind == PromoCode.Kind.FIXED and promo.currency != currency:
         raise PromoCodeError(_("This promo code is in another currency."))
-    if subtotal < promo.minimum_amount:
+    if subtotal is not None and subtotal < promo.minimum_amount:
         raise PromoCodeError(
             _("This promo code needs an order of at least %(amount)s.")
             % {"amount": Money(promo.minimum_amount, currency).format()}

@@ -196,3 +196,229 @@ def test_booking_from_the_english_page_is_in_english(client, practice, expert_se
     response = client.get(f"/en/booking/{page_en.pk}/")
     assert response.status_code == 200
     assert "How do you want to consult?" in response.content.decode()
+
+
+# --- Audit of the web flow ----------------------------------------------------
+
+def book(practice, expert, client_user, *, paid=True, when=None, **overrides):
+    """An appointment made through the services: held, and paid unless paid=False."""
+    from modules.booking import services
+
+    values = dict(site=practice.site, expert=expert, client=client_user, mode="chat", product="long",
+                  starts_at=when or first_slot(expert))
+    values.update(overrides)
+    appointment = services.hold(services.BookingRequest(**values))
+    if paid:
+        services.order_paid(appointment.order)
+    appointment.refresh_from_db()
+    return appointment
+
+
+@pytest.mark.parametrize("code, fields, message", [
+    ("NOPE", None, "Ce code promo n’existe pas."),
+    ("ALICE", {"expert": "other"}, "Ce code promo n’est pas valable pour cet expert."),
+])
+def test_an_unusable_promo_code_is_refused_at_step_one(client, practice, expert_setup, make_expert, code, fields,
+                                                       message):
+    from site_core.payments.models import PromoCode
+
+    _expert, page = expert_setup
+    if fields:
+        other, _page, _en = make_expert(practice, "Alice Martin")
+        PromoCode.objects.create(site=practice.site, code=code, kind="percent", percent=20, expert=other)
+    response = client.post(f"/booking/{page.pk}/", {"mode": "chat", "when": "appointment", "promo_code": code})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert f"cabinet:booking:{page.pk}" not in client.session  # nothing kept for the next steps
+    assert client.get(f"/booking/{page.pk}/product/")["Location"] == f"/booking/{page.pk}/"
+
+
+def test_a_promo_code_with_a_minimum_passes_step_one(client, practice, expert_setup):
+    from site_core.payments.models import PromoCode
+
+    _expert, page = expert_setup
+    PromoCode.objects.create(site=practice.site, code="GROS", kind="percent", percent=20, minimum_amount=100000)
+    response = client.post(f"/booking/{page.pk}/", {"mode": "chat", "when": "appointment", "promo_code": "gros"})
+    assert response.status_code == 302 and response["Location"].endswith("/product/")
+    assert client.session[f"cabinet:booking:{page.pk}"]["promo_code"] == "GROS"
+
+
+def test_a_personal_promo_code_waits_for_the_visitor_to_log_in(client, practice, expert_setup, client_user,
+                                                                make_user):
+    """Not logged in yet: a code issued to one client may be theirs; it is checked once they are."""
+    from site_core.payments.models import PromoCode
+
+    _expert, page = expert_setup
+    PromoCode.objects.create(site=practice.site, code="POURVOUS", kind="percent", percent=20, client=client_user)
+    step = {"mode": "chat", "when": "appointment", "promo_code": "pourvous"}
+    assert client.post(f"/booking/{page.pk}/", step).status_code == 302
+    client.force_login(make_user())  # someone else, logged in: refused at once
+    refused = client.post(f"/booking/{page.pk}/", step)
+    assert refused.status_code == 400 and "Ce code promo a été attribué à un autre client." in \
+        refused.content.decode().replace("&#x27;", "'")
+
+
+@pytest.mark.parametrize("theme", ["atelier", "horizon"])
+def test_a_message_shows_once_on_booking_pages(client, practice, expert_setup, client_user, make_user, frozen_now,
+                                               theme):
+    practice.settings.theme = theme
+    practice.settings.save()
+    expert, page = expert_setup
+    slot = first_slot(expert)
+    client.force_login(client_user)
+    client.post(f"/booking/{page.pk}/", {"mode": "chat", "when": "appointment"})
+    client.post(f"/booking/{page.pk}/product/", {"product": "long"})
+    client.post(f"/booking/{page.pk}/time/", {"starts_at": slot.isoformat()})
+    book(practice, expert, make_user(), when=slot, paid=False)  # someone else takes it meanwhile
+    response = client.post(f"/booking/{page.pk}/confirm/", {"idempotency_key": "x"}, follow=True)
+    body = response.content.decode()
+    assert response.redirect_chain[-1][0].endswith("/time/")
+    assert f"theme-{theme}" in body
+    assert body.count('class="message message--error"') == 1
+
+
+EMAIL_SENT = "Nous vous avons envoyé un e-mail avec ces informations et un fichier de calendrier."
+
+
+def test_the_done_page_mentions_an_email_only_when_one_was_sent(client, practice, expert_setup, client_user,
+                                                               frozen_now):
+    from modules.booking import services
+
+    expert, _page = expert_setup
+    client.force_login(client_user)
+    confirmed = book(practice, expert, client_user)
+    assert confirmed.state == Appointment.State.CONFIRMED
+    assert EMAIL_SENT in client.get(f"/booking/done/{confirmed.code}/").content.decode()
+    held = book(practice, expert, client_user, paid=False, when=first_slot(expert, now=frozen_now + timedelta(hours=4)))
+    assert EMAIL_SENT not in client.get(f"/booking/done/{held.code}/").content.decode()
+    services.release_hold(held)
+    assert EMAIL_SENT not in client.get(f"/booking/done/{held.code}/").content.decode()  # canceled
+    services.available_now(expert)
+    instant = book(practice, expert, client_user, product="per_minute", budget_minutes=10, instant=True,
+                   starts_at=None)
+    assert (instant.state, instant.instant) == (Appointment.State.REQUESTED, True)
+    body = client.get(f"/booking/done/{instant.code}/").content.decode()
+    assert "quelques minutes pour accepter" in body
+    assert EMAIL_SENT not in body
+
+
+def test_giving_up_a_paid_booking_changes_nothing(client, practice, expert_setup, client_user, frozen_now):
+    expert, _page = expert_setup
+    appointment = book(practice, expert, client_user)
+    order_state = appointment.order.state
+    client.force_login(client_user)
+    response = client.post(f"/booking/abandon/{appointment.code}/", follow=True)
+    assert response.redirect_chain[0][0] == f"/booking/done/{appointment.code}/"
+    assert "Votre réservation n’a pas abouti" not in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.CONFIRMED
+    assert appointment.order.state == order_state
+
+
+def test_back_after_paying_leads_to_the_booking_not_to_a_second_one(client, practice, expert_setup, client_user,
+                                                                   frozen_now, django_capture_on_commit_callbacks):
+    from tests.site_core.payments.drivers.test_card import TestCardDriver
+
+    expert, page = expert_setup
+    client.force_login(client_user)
+    client.post(f"/booking/{page.pk}/", {"mode": "chat", "when": "appointment"})
+    client.post(f"/booking/{page.pk}/product/", {"product": "long"})
+    client.post(f"/booking/{page.pk}/time/", {"starts_at": first_slot(expert).isoformat()})
+    client.post(f"/booking/{page.pk}/confirm/", {"idempotency_key": "abc"})
+    appointment = Appointment.objects.get()
+    # Back before paying: to the payment page of the same booking.
+    response = client.get(f"/booking/{page.pk}/confirm/")
+    assert response["Location"] == f"/payments/checkout/{appointment.order.public_id}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        TestCardDriver().pay(client, appointment.order)
+    # Back after paying, and the form sent again: the reservation, said so.
+    response = client.post(f"/booking/{page.pk}/confirm/", {"idempotency_key": "abc"}, follow=True)
+    assert response.redirect_chain[0][0] == f"/booking/done/{appointment.code}/"
+    assert "Cette réservation est déjà faite." in response.content.decode()
+    assert Appointment.objects.count() == 1
+
+
+def test_another_clients_booking_is_not_shown_from_the_session(client, practice, expert_setup, client_user,
+                                                               make_user, frozen_now):
+    expert, page = expert_setup
+    appointment = book(practice, expert, client_user)
+    client.force_login(make_user())
+    session = client.session
+    session[f"cabinet:booking:last:{page.pk}"] = appointment.code
+    session.save()
+    assert client.get(f"/booking/{page.pk}/confirm/")["Location"] == f"/booking/{page.pk}/"
+
+
+def _moved_once(practice, expert, appointment, frozen_now):
+    from modules.booking import services
+
+    rules = services.practice_settings(practice.site)
+    rules.max_reschedules = 1
+    rules.save()
+    return services.reschedule(appointment, appointment.starts_at + timedelta(hours=1), by="client")
+
+
+@pytest.mark.parametrize("case, message", [
+    ("moved", "Ce rendez-vous a déjà été déplacé 1 fois, le maximum autorisé."),
+    ("late", "Il est trop tard pour déplacer ce rendez-vous ; contactez l’expert."),
+    ("canceled", "Ce rendez-vous ne peut pas être déplacé (Annulé)."),
+])
+def test_the_move_page_says_why_a_move_is_not_possible(client, practice, expert_setup, client_user, frozen_now,
+                                                       case, message):
+    from modules.booking import services
+
+    expert, _page = expert_setup
+    tuesday = frozen_now + timedelta(days=1, hours=2)  # Tuesday 09:00 UTC, past the 24 h cut-off
+    appointment = book(practice, expert, client_user, when=frozen_now + timedelta(hours=2) if case == "late"
+                       else tuesday)
+    if case == "moved":
+        appointment = _moved_once(practice, expert, appointment, frozen_now)
+    elif case == "canceled":
+        appointment = services.cancel(appointment, by="client")
+    client.force_login(client_user)
+    response = client.get(f"/booking/move/{appointment.code}/")
+    body = response.content.decode().replace("\xa0", " ")  # French puts a no-break space before ";"
+    assert response.status_code == 200
+    assert message in body
+    assert 'name="starts_at"' not in body
+    done = client.get(f"/booking/done/{appointment.code}/").content.decode()
+    assert f"/booking/move/{appointment.code}/" not in done
+    starts_at = appointment.starts_at
+    response = client.post(f"/booking/move/{appointment.code}/",
+                           {"starts_at": (starts_at + timedelta(hours=1)).isoformat()})
+    assert response.status_code == 400
+    appointment.refresh_from_db()
+    assert appointment.starts_at == starts_at
+
+
+def test_an_instant_session_cannot_be_moved(client, practice, expert_setup, client_user, frozen_now):
+    from modules.booking import services
+
+    expert, _page = expert_setup
+    services.available_now(expert)
+    appointment = book(practice, expert, client_user, product="per_minute", budget_minutes=10, instant=True,
+                       starts_at=None)
+    client.force_login(client_user)
+    body = client.get(f"/booking/move/{appointment.code}/").content.decode()
+    assert "Ce rendez-vous ne peut pas être déplacé" in body and 'name="starts_at"' not in body
+    assert f"/booking/move/{appointment.code}/" not in client.get(f"/booking/done/{appointment.code}/").content.decode()
+
+
+def test_a_movable_appointment_offers_times(client, practice, expert_setup, client_user, frozen_now):
+    expert, _page = expert_setup
+    appointment = book(practice, expert, client_user, when=frozen_now + timedelta(days=1, hours=2))
+    client.force_login(client_user)
+    assert f"/booking/move/{appointment.code}/" in client.get(f"/booking/done/{appointment.code}/").content.decode()
+    assert 'name="starts_at"' in client.get(f"/booking/move/{appointment.code}/").content.decode()
+
+
+def test_a_time_zone_that_is_a_folder_falls_back_to_the_practice_zone(client, practice, expert_setup, frozen_now):
+    _expert, page = expert_setup
+    response = client.post(f"/booking/{page.pk}/", {"mode": "chat", "when": "appointment", "time_zone": "Europe"})
+    assert response.status_code == 302
+    response = client.get(f"/booking/{page.pk}/product/")
+    assert response.status_code == 200
+    client.post(f"/booking/{page.pk}/product/", {"product": "long"})
+    response = client.get(f"/booking/{page.pk}/time/")
+    assert response.status_code == 200
+    assert "Europe/Paris" in response.content.decode()

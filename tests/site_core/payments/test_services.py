@@ -74,6 +74,21 @@ def test_promo_code_for_another_expert_is_refused(practice, make_expert, make_or
 
 
 @pytest.mark.django_db
+def test_a_promo_code_checked_before_the_amount_is_known_skips_only_the_minimum(practice):
+    check = dict(site=practice.site, code="BIENVENUE", client=None, expert=None, currency="EUR", subtotal=None)
+    code = promo(practice, minimum_amount=10000)
+    assert services.check_promo_code(**check) == code
+    with pytest.raises(services.PromoCodeError, match="at least"):
+        services.check_promo_code(**{**check, "subtotal": 5000})
+    code.valid_until = timezone.now() - timedelta(days=1)
+    code.save()
+    with pytest.raises(services.PromoCodeError, match="expired"):
+        services.check_promo_code(**check)
+    with pytest.raises(services.PromoCodeError, match="does not exist"):
+        services.check_promo_code(**{**check, "code": "NOPE"})
+
+
+@pytest.mark.django_db
 def test_per_client_limit(practice, make_order, make_user):
     promo(practice, max_uses_per_client=1)
     make_order(promo_code="BIENVENUE")
