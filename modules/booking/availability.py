@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db.models import Q
 from django.utils import timezone
 
 from modules.booking import slots as engine
@@ -16,6 +17,7 @@ from modules.booking.models import (
     AvailabilityRule,
     BookingProfile,
 )
+from site_core.payments.models import Order
 
 #: "Now" opens the expert for three hours from the moment they press it (seed 000).
 NOW_OPENING = timedelta(hours=3)
@@ -29,6 +31,12 @@ def profile_for(expert) -> BookingProfile:
         profile = BookingProfile.objects.filter(expert=expert).first() or BookingProfile(expert=expert)
         expert._booking_profile_cache = profile
     return profile
+
+
+def expired_hold(now) -> Q:
+    """Appointments held for a client who did not pay in time (the order is not paid)."""
+    return (Q(state=Appointment.State.HELD, held_until__lte=now)
+            & ~Q(order__state=Order.State.PAID))
 
 
 def _covers(modes, mode) -> bool:
@@ -56,8 +64,12 @@ class Availability:
         )
 
 
-def load(expert, mode: str, start: datetime, end: datetime, *, exclude_appointment=None) -> Availability:
-    """Rules, exceptions and live appointments of ``expert`` between ``start`` and ``end``."""
+def load(expert, mode: str, start: datetime, end: datetime, *, exclude_appointment=None,
+         now: datetime | None = None) -> Availability:
+    """Rules, exceptions and live appointments of ``expert`` between ``start`` and ``end``.
+
+    A hold whose time ran out (and whose order was not paid) no longer counts, even
+    before the sweeper has released it: booking releases it (services._insert)."""
     profile = profile_for(expert)
     tz = ZoneInfo(expert.time_zone)
     rules = [
@@ -82,6 +94,7 @@ def load(expert, mode: str, start: datetime, end: datetime, *, exclude_appointme
     )
     if exclude_appointment is not None:
         appointments = appointments.exclude(pk=exclude_appointment.pk)
+    appointments = appointments.exclude(expired_hold(now or timezone.now()))
     busy = list(appointments.values_list("starts_at", "ends_at"))
     if profile.paused_until and profile.paused_until > start:
         closed.append((start - margin, profile.paused_until))
@@ -98,7 +111,7 @@ def free_slots(expert, mode: str, minutes: int, start: datetime, end: datetime, 
     start = max(start, now)
     if end <= start:
         return []
-    availability = load(expert, mode, start, end, exclude_appointment=exclude_appointment)
+    availability = load(expert, mode, start, end, exclude_appointment=exclude_appointment, now=now)
     return [slot for slot in availability.free(minutes, now) if start <= slot < end]
 
 

@@ -219,6 +219,10 @@ def _insert(appointment, still_free=None):
     _raise_if_already_booked(appointment)
     if still_free is not None and not still_free():
         raise SlotTaken()
+    # Holds that ran out still occupy the time until the sweeper passes (its worker may be
+    # down): the slots list ignores them already; free the ones in the way now.
+    _settle_expired_holds(Appointment.objects.filter(
+        expert_id=appointment.expert_id, starts_at__lt=appointment.ends_at, ends_at__gt=appointment.starts_at))
     try:
         _save_live(appointment)
     except IntegrityError as exc:
@@ -499,19 +503,28 @@ def expire_due(now=None) -> int:
             _end(row, A.EXPIRED, by="system", reason="no answer in time")
             _notify(row, "expired")
             changed += 1
-    for pk in list(Appointment.objects.filter(state=A.HELD, held_until__lte=now).values_list("pk", flat=True)):
+    changed += _settle_expired_holds(Appointment.objects.all(), now)
+    return changed
+
+
+def _settle_expired_holds(appointments, now=None) -> int:
+    """Holds among ``appointments`` whose time ran out: released, or, when the order was paid
+    but the paid-order handler did not move the booking (it failed or has not run yet),
+    confirmed by that (idempotent) handler. Each row is claimed under a lock, so parallel
+    workers act once. Returns how many changed."""
+    now = now or timezone.now()
+    changed = 0
+    due = appointments.filter(state=A.HELD, held_until__lte=now)
+    for pk in list(due.values_list("pk", flat=True)):
         with transaction.atomic():
             row = Appointment.objects.select_for_update(skip_locked=True).filter(
                 pk=pk, state=A.HELD, held_until__lte=now).first()
             if row is None:
                 continue
             if row.order_id and row.order.state == row.order.State.PAID:
-                # Paid in time, but the paid-order handler has not moved it (it failed or has
-                # not run yet): it is idempotent, so run it here rather than leave it held.
                 order_paid(row.order, now=now)
-                changed += 1
-                continue
-            release_hold(row, reason="hold expired")
+            else:
+                release_hold(row, reason="hold expired")
             changed += 1
     return changed
 

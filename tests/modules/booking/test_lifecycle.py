@@ -450,3 +450,22 @@ def test_no_24_hour_reminder_for_a_booking_made_less_than_a_day_ahead(paid, cloc
     clock.now = MONDAY_10 - timedelta(minutes=30)
     run(django_capture_on_commit_callbacks, tasks.sweep)
     assert Notice.objects.filter(appointment=appointment, kind="reminder_1h").count() == 2
+
+
+def test_a_hold_that_ran_out_frees_its_time_even_before_the_sweeper_passes(
+        practice, expert_setup, client_user, make_user, clock):
+    """The worker is down: no sweep. Eleven minutes after an unpaid hold, its time is offered
+    and booked again; the first client's hold and order end there."""
+    from modules.booking import availability
+
+    expert, _page = expert_setup
+    first = services.hold(services.BookingRequest(site=practice.site, expert=expert, client=client_user,
+                                                  mode="chat", product="long", starts_at=MONDAY_10))
+    assert MONDAY_10 not in availability.free_slots(expert, "chat", 30, MONDAY_10, MONDAY_10 + timedelta(hours=1))
+    clock.move(minutes=11)
+    assert MONDAY_10 in availability.free_slots(expert, "chat", 30, MONDAY_10, MONDAY_10 + timedelta(hours=1))
+    second = services.hold(services.BookingRequest(site=practice.site, expert=expert, client=make_user(),
+                                                   mode="chat", product="long", starts_at=MONDAY_10))
+    first.refresh_from_db()
+    assert second.state == Appointment.State.HELD
+    assert first.state == Appointment.State.CANCELED and first.order.state == first.order.State.CANCELED
