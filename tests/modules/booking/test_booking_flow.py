@@ -24,6 +24,13 @@ def first_slot(expert, mode="chat", minutes=30, now=None):
     return availability.free_slots(expert, mode, minutes, now, now + timedelta(days=2), now)[0]
 
 
+
+def choose_chat_package_and_time(client, page, slot):
+    """Steps 1 and 2 as a client fills them in: chat, by appointment, the long package, ``slot``."""
+    client.post(f"/booking/{page.pk}/", {"mode": "chat", "when": "appointment"})
+    client.post(f"/booking/{page.pk}/product/", {"product": "long"})
+    client.post(f"/booking/{page.pk}/time/", {"starts_at": slot.isoformat()})
+
 def test_expert_page_shows_prices_and_the_book_button(client, practice, expert_setup):
     _expert, page = expert_setup
     body = client.get(page.url).content.decode()
@@ -138,9 +145,7 @@ def test_taken_slot_sends_the_client_back_to_choose(client, practice, expert_set
     expert, page = expert_setup
     slot = first_slot(expert)
     client.force_login(client_user)
-    client.post(f"/booking/{page.pk}/", {"mode": "chat", "when": "appointment"})
-    client.post(f"/booking/{page.pk}/product/", {"product": "long"})
-    client.post(f"/booking/{page.pk}/time/", {"starts_at": slot.isoformat()})
+    choose_chat_package_and_time(client, page, slot)
     # Someone else takes it meanwhile.
     from modules.booking import services
     services.hold(services.BookingRequest(site=practice.site, expert=expert, client=make_user(), mode="chat",
@@ -266,9 +271,7 @@ def test_a_message_shows_once_on_booking_pages(client, practice, expert_setup, c
     expert, page = expert_setup
     slot = first_slot(expert)
     client.force_login(client_user)
-    client.post(f"/booking/{page.pk}/", {"mode": "chat", "when": "appointment"})
-    client.post(f"/booking/{page.pk}/product/", {"product": "long"})
-    client.post(f"/booking/{page.pk}/time/", {"starts_at": slot.isoformat()})
+    choose_chat_package_and_time(client, page, slot)
     book(practice, expert, make_user(), when=slot, paid=False)  # someone else takes it meanwhile
     response = client.post(f"/booking/{page.pk}/confirm/", {"idempotency_key": "x"}, follow=True)
     body = response.content.decode()

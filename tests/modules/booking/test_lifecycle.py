@@ -57,6 +57,19 @@ def paid(practice, expert_setup, client_user, clock, django_capture_on_commit_ca
     return book
 
 
+def hold_monday_10(practice, expert, client, **overrides):
+    """Step 3 done, not paid: the 30-minute chat package on Monday 10:00 Paris."""
+    values = dict(site=practice.site, expert=expert, client=client, mode="chat", product="long",
+                  starts_at=MONDAY_10)
+    return services.hold(services.BookingRequest(**{**values, **overrides}))
+
+
+def logged_in(user):
+    browser = Client()
+    browser.force_login(user)
+    return browser
+
+
 def calendar_attachment(message):
     """(iTIP method, iCalendar text) of the one .ics file attached to ``message``."""
     (part,) = message.attachments
@@ -192,10 +205,8 @@ def test_unpaid_hold_is_released_by_the_sweeper(practice, expert_setup, client_u
 def test_payment_arriving_after_the_hold_ran_out_is_refunded(practice, expert_setup, client_user, clock,
                                                              django_capture_on_commit_callbacks):
     expert, _page = expert_setup
-    appointment = services.hold(services.BookingRequest(site=practice.site, expert=expert, client=client_user,
-                                                        mode="chat", product="long", starts_at=MONDAY_10))
-    buyer = Client()
-    buyer.force_login(client_user)
+    appointment = hold_monday_10(practice, expert, client_user)
+    buyer = logged_in(client_user)
     driver = TestCardDriver()
     payment = driver.start_without_completing(buyer, appointment.order)
     clock.move(minutes=11)
@@ -426,10 +437,8 @@ def test_a_request_must_be_answered_before_the_consultation_starts(paid, clock,
 def test_a_paid_booking_left_held_is_confirmed_by_the_sweeper(practice, expert_setup, client_user, clock,
                                                               django_capture_on_commit_callbacks):
     expert, _page = expert_setup
-    appointment = services.hold(services.BookingRequest(site=practice.site, expert=expert, client=client_user,
-                                                        mode="chat", product="long", starts_at=MONDAY_10))
-    buyer = Client()
-    buyer.force_login(client_user)
+    appointment = hold_monday_10(practice, expert, client_user)
+    buyer = logged_in(client_user)
     TestCardDriver().pay(buyer, appointment.order)  # paid, but the paid-order handler never ran
     appointment.refresh_from_db()
     assert appointment.state == Appointment.State.HELD

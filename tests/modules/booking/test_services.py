@@ -196,14 +196,23 @@ def _parallel_bookings(build_practice):
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     starts = now + timedelta(hours=3)
     clients = [User.objects.create_user(username=f"c{i}", email=f"c{i}@example.test") for i in range(50)]
-    barrier = threading.Barrier(50)
+    outcomes = book_at_once(practice, expert, [
+        (client, {"product": "long"} if i % 2 else {"product": "short", "starts_at": starts + timedelta(minutes=15)})
+        for i, client in enumerate(clients)], starts_at=starts)
+    assert outcomes == Counter(ok=1, taken=49), outcomes
+    assert Appointment.objects.filter(state__in=Appointment.LIVE_STATES).count() == 1
+
+
+def book_at_once(practice, expert, calls, **common):
+    """Runs ``services.hold`` for each (client, overrides) in its own thread, all released at
+    once by a barrier; the outcomes counted: "ok", "taken" (SlotTaken) or the error's repr."""
+    barrier = threading.Barrier(len(calls))
     outcomes = []
 
-    def book(client, product):
+    def book(client, overrides):
         try:
             barrier.wait(timeout=30)
-            services.hold(request_for(practice, expert, client, product=product,
-                                      starts_at=starts + (timedelta(minutes=15) if product == "short" else timedelta())))
+            services.hold(request_for(practice, expert, client, **{**common, **overrides}))
             outcomes.append("ok")
         except services.SlotTaken:
             outcomes.append("taken")
@@ -212,14 +221,12 @@ def _parallel_bookings(build_practice):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=book, args=(c, "long" if i % 2 else "short")) for i, c in enumerate(clients)]
+    threads = [threading.Thread(target=book, args=call) for call in calls]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert outcomes.count("ok") == 1, Counter(outcomes)
-    assert outcomes.count("taken") == 49, Counter(outcomes)
-    assert Appointment.objects.filter(state__in=Appointment.LIVE_STATES).count() == 1
+    return Counter(outcomes)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -285,40 +292,7 @@ def test_parallel_bookings_keep_the_break_between_appointments(require_postgres)
                                     recurrence=recurrence.deserialize("RRULE:FREQ=DAILY"))
     starts = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
     clients = [User.objects.create_user(username=f"b{i}", email=f"b{i}@example.test") for i in range(20)]
-    barrier = threading.Barrier(20)
-    outcomes = []
-
-    def book(client, at):
-        try:
-            barrier.wait(timeout=30)
-            services.hold(request_for(practice, expert, client, starts_at=at))
-            outcomes.append("ok")
-        except services.SlotTaken:
-            outcomes.append("taken")
-        except Exception as exc:  # noqa: BLE001  (reported by the assertion)
-            outcomes.append(repr(exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=book, args=(c, starts + timedelta(minutes=30 * (i % 2))))
-               for i, c in enumerate(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert outcomes.count("ok") == 1 and outcomes.count("taken") == 19, Counter(outcomes)
+    outcomes = book_at_once(practice, expert, [
+        (client, {"starts_at": starts + timedelta(minutes=30 * (i % 2))}) for i, client in enumerate(clients)])
+    assert outcomes == Counter(ok=1, taken=19), outcomes
     assert Appointment.objects.filter(state__in=Appointment.LIVE_STATES).count() == 1
-
-
-def test_now_opens_on_the_next_five_minutes_and_pressing_it_again_extends_it(practice, expert_setup):
-    expert, _page = expert_setup
-    pressed = datetime(2026, 11, 8, 10, 7, 23, tzinfo=UTC)  # a Sunday: no weekly hours
-    opening = services.available_now(expert, now=pressed)
-    assert opening.starts_at == datetime(2026, 11, 8, 10, 10, tzinfo=UTC)
-    assert opening.ends_at == datetime(2026, 11, 8, 13, 10, tzinfo=UTC)
-    again = services.available_now(expert, now=pressed + timedelta(minutes=20, seconds=11))
-    assert again.pk == opening.pk and again.ends_at == datetime(2026, 11, 8, 13, 30, tzinfo=UTC)
-    assert AvailabilityException.objects.filter(expert=expert, kind="open").count() == 1
-    slots = availability.free_slots(expert, "chat", 30, pressed, pressed + timedelta(hours=4),
-                                    now=pressed - timedelta(hours=1))
-    assert {(s.minute, s.second) for s in slots} == {(10, 0), (40, 0)}  # one grid, on the minute
