@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from ninja import Field, Header, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.security import django_auth
@@ -104,7 +105,7 @@ def _page(site, slug):
     page = _pages(site).filter(slug=slug).first() or ExpertPage.objects.live().public().descendant_of(
         site.root_page).filter(slug=slug, expert__isnull=False).select_related("expert").first()
     if page is None:
-        raise HttpError(404, "No expert with this slug")
+        raise HttpError(404, _("No expert with this slug."))
     return page
 
 
@@ -155,17 +156,18 @@ def list_slots(request, slug: str, mode: Mode, product: Product, budget_minutes:
     site = require_module(request, "booking")
     page = _page(site, slug)
     if not 1 <= days <= MAX_SLOT_DAYS:
-        return Status(400, Error(detail=f"days must be between 1 and {MAX_SLOT_DAYS}", field="days"))
+        return Status(400, Error(detail=_("days must be between 1 and %(most)d.") % {"most": MAX_SLOT_DAYS},
+                                 field="days"))
     try:
         _offering, _unit, minutes, _total = services.quote(page.expert, mode, product, budget_minutes)
     except services.BookingError as error:
         return Status(400, Error(detail=error.message, code=error.code, field=error.field))
     now = timezone.now()
     if start is not None and timezone.is_naive(start):
-        return Status(400, Error(detail="start must carry a time zone offset", field="start"))
+        return Status(400, Error(detail=_("start must carry a time zone offset (e.g. +01:00 or Z)."), field="start"))
     begin = max(start or now, now)
     if begin - now > timedelta(days=366):
-        return Status(400, Error(detail="start is too far ahead", field="start"))
+        return Status(400, Error(detail=_("start is too far ahead."), field="start"))
     slots = availability.free_slots(page.expert, mode, minutes, begin, begin + timedelta(days=days), now)
     return Status(200, SlotsOut(expert=page.slug, mode=mode, minutes=minutes, slots=slots))
 
@@ -182,8 +184,11 @@ def create_booking(request, data: BookingIn, idempotency_key: str | None = Heade
     site = require_module(request, "booking")
     key = idempotency_key or ""
     if key and not IDEMPOTENCY_KEY.fullmatch(key):
-        return Status(400, Error(detail="Idempotency-Key must be 1 to 80 visible ASCII characters",
+        return Status(400, Error(detail=_("Idempotency-Key must be 1 to 80 visible ASCII characters."),
                                  field="idempotency_key"))
+    if timezone.is_naive(data.starts_at):
+        return Status(400, Error(detail=_("starts_at must carry a time zone offset (e.g. +01:00 or Z)."),
+                                 field="starts_at"))
     page = _page(site, data.expert)
     try:
         appointment = services.hold(services.BookingRequest(

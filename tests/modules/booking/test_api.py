@@ -155,6 +155,8 @@ def test_errors_have_one_shape_in_the_clients_language(client, practice, expert_
     missing = client.get("/api/v1/bookings/ZZZZZZZZ", HTTP_ACCEPT_LANGUAGE="en")
     assert missing.status_code == 404 and missing.json() == {"detail": "Not found.", "code": "not_found",
                                                              "field": None}
+    naive = post(client, booking_body(starts_at="2026-11-02T09:00:00"), HTTP_ACCEPT_LANGUAGE="en")
+    assert naive.status_code == 400 and naive.json()["field"] == "starts_at" and "offset" in naive.json()["detail"]
     past = post(client, booking_body(starts_at="2026-11-01T09:00:00+00:00"), HTTP_ACCEPT_LANGUAGE="en")
     assert past.json()["detail"] == "This time has already passed."
     assert post(client, booking_body(starts_at="2026-11-01T09:00:00+00:00"),
