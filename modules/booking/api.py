@@ -15,7 +15,7 @@ from ninja.security import django_auth
 from pydantic import StrictInt
 
 from modules.booking import availability, services
-from modules.booking.models import Appointment, BookingProfile, Mode, Offering, Product
+from modules.booking.models import Appointment, Mode, Product
 from site_core.api import InputSchema, require_module
 from site_core.models import ExpertPage
 
@@ -124,14 +124,9 @@ def _booking_out(appointment) -> BookingOut:
 def list_experts(request):
     site = require_module(request, "booking")
     pages = list(_pages(site))
-    experts = [p.expert_id for p in pages]
-    off = dict(BookingProfile.objects.filter(expert_id__in=experts).values_list("expert_id", "modes_off"))
-    modes = {}
-    for offering in Offering.objects.filter(expert_id__in=experts, enabled=True):
-        if offering.products() and offering.mode not in (off.get(offering.expert_id) or []):
-            modes.setdefault(offering.expert_id, []).append(offering.mode)
+    offerings = availability.bookable_offerings([p.expert_id for p in pages])
     return [ExpertOut(slug=p.slug, name=p.display_name or p.title, specialty=p.specialty, url=p.url or "",
-                      modes=sorted(modes.get(p.expert_id, []))) for p in pages]
+                      modes=sorted(offerings[p.expert_id])) for p in pages]
 
 
 @router.get("/experts/{slug}/offerings", response={200: list[OfferingOut], 404: Error})
@@ -141,11 +136,10 @@ def list_offerings(request, slug: str):
     from site_core.models import PracticeSettings
 
     currency = PracticeSettings.for_site(site).currency
-    off = availability.profile_for(page.expert).modes_off or []
     return Status(200, [
         OfferingOut(mode=o.mode, currency=currency, instant_rate=o.instant_rate or None,
                     products=[ProductOut(product=p, price=price, minutes=m) for p, price, m in o.products()])
-        for o in Offering.objects.filter(expert=page.expert, enabled=True) if o.products() and o.mode not in off
+        for o in availability.bookable_offerings([page.expert_id])[page.expert_id].values()
     ])
 
 

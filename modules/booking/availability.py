@@ -16,6 +16,8 @@ from modules.booking.models import (
     AvailabilityException,
     AvailabilityRule,
     BookingProfile,
+    Mode,
+    Offering,
 )
 from site_core.payments.models import Order
 
@@ -31,6 +33,19 @@ def profile_for(expert) -> BookingProfile:
         profile = BookingProfile.objects.filter(expert=expert).first() or BookingProfile(expert=expert)
         expert._booking_profile_cache = profile
     return profile
+
+
+def bookable_offerings(expert_ids) -> dict[int, dict[str, Offering]]:
+    """Per expert, what a client can book now, by mode (in ``Mode`` order): offerings on sale
+    (enabled, with a price) in modes the expert has not turned off. Two queries in all."""
+    off = dict(BookingProfile.objects.filter(expert_id__in=expert_ids).values_list("expert_id", "modes_off"))
+    found = {pk: {} for pk in expert_ids}
+    order = {mode: index for index, mode in enumerate(Mode.values)}
+    for offering in sorted(Offering.objects.filter(expert_id__in=expert_ids, enabled=True),
+                           key=lambda o: order.get(o.mode, len(order))):
+        if offering.products() and offering.mode not in (off.get(offering.expert_id) or []):
+            found[offering.expert_id][offering.mode] = offering
+    return found
 
 
 def expired_hold(now) -> Q:

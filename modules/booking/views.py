@@ -37,7 +37,7 @@ from modules.booking.forms import (
     SlotForm,
     valid_time_zone,
 )
-from modules.booking.models import Appointment, Mode, Offering, Product
+from modules.booking.models import Appointment, Mode, Product
 from site_core.context import current_site
 from site_core.lookups import expert_page_or_404
 from site_core.models import ExpertPage, PracticeSettings
@@ -89,7 +89,7 @@ def _client_zone(request, state):
 
 
 def _offerings(expert):
-    return {o.mode: o for o in Offering.objects.filter(expert=expert, enabled=True) if o.products()}
+    return availability.bookable_offerings([expert.pk])[expert.pk]
 
 
 def _context(request, page, step, **extra):
@@ -102,7 +102,7 @@ def start(request, page_id):
     expert = page.expert
     offerings = _offerings(expert)
     profile = availability.profile_for(expert)
-    modes = [m for m in Mode.values if m in offerings and m not in (profile.modes_off or [])]
+    modes = list(offerings)
     has_slots = availability.has_availability(expert)
     instant_modes = [m for m in modes if offerings[m].instant_rate] if profile.is_available_now() else []
     if not modes or (not has_slots and not instant_modes):
