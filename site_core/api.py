@@ -53,8 +53,6 @@ def _validation_error(request, exc):
         if len(location) > 1 and fault.get("loc", [None])[0] == "body":
             location = location[1:]
         faults.append({"field": ".".join(location) or None, "detail": fault.get("msg", "")})
-    if not faults and exc.errors:
-        faults.append({"field": None, "detail": str(exc.errors[0])})
     first = faults[0] if faults else {"field": None, "detail": _("The request is not valid.")}
     return error(request, 422, first["detail"], code="invalid", field=first["field"], errors=faults)
 

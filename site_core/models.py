@@ -1,6 +1,5 @@
 """The kernel's tables: people, the practice's settings, and its pages."""
 
-import zoneinfo
 from functools import cache
 
 from django.conf import settings
@@ -24,6 +23,7 @@ from site_core.fields import ChoiceListField
 from site_core.languages import SPOKEN_LANGUAGE_NAMES, spoken_language_choices
 from site_core.sections import PageSection
 from site_core.themes import DEFAULT_THEME, theme_choices
+from site_core.validators import time_zones
 
 CURRENCIES = [
     ("EUR", "EUR — euro"),
@@ -37,7 +37,7 @@ CURRENCIES = [
 
 @cache
 def time_zone_choices():
-    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name]
+    return [(name, name) for name in sorted(time_zones()) if "/" in name]
 
 
 def module_choices():

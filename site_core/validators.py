@@ -26,11 +26,12 @@ def normalize_phone(value, region="FR"):
 
 
 @cache
-def _time_zones() -> frozenset[str]:
+def time_zones() -> frozenset[str]:
+    """Every IANA time zone name this machine knows, read once."""
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
 def is_time_zone(value) -> bool:
     """Whether ``value`` names an IANA time zone ("Europe/Paris"). Checked against the
     zone list, never by opening a file named after client input."""
-    return isinstance(value, str) and value in _time_zones()
+    return isinstance(value, str) and value in time_zones()
