@@ -30,6 +30,7 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     path("sitemap.xml", sitemap),
     path("robots.txt", views.robots),
+    path("favicon.ico", views.favicon),
     path("healthz", views.health, name="health"),
     *webhook_urlpatterns,
     path("api/v1/", api.urls),

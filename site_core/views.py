@@ -3,7 +3,12 @@
 import logging
 
 from django.db import connection
-from django.http import HttpResponse, HttpResponseServerError, JsonResponse
+from django.http import (
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseServerError,
+    JsonResponse,
+)
 from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -35,6 +40,13 @@ def health(request):
 
 
 @require_GET
+def favicon(request):
+    """Browsers and crawlers ask for /favicon.ico whatever the page links: send them to the icon."""
+    from django.templatetags.static import static
+
+    return HttpResponsePermanentRedirect(static("site_core/favicon.svg"))
+
+
 def robots(request):
     lines = ["User-agent: *", "Disallow: /admin/", "Disallow: /accounts/", "Disallow: /en/accounts/",
              f"Sitemap: {request.build_absolute_uri('/sitemap.xml')}"]

@@ -261,3 +261,60 @@ def axe_script():
             pytest.fail("axe-core is missing: run `npm ci` (make test does)")
         pytest.skip("axe-core is not installed (npm ci)")
     return path
+
+
+class PageGuard:
+    """Watches a tab for what a person would notice as broken: a 4xx/5xx answer for one of the
+    site's own assets or pages, a failed request, an uncaught script error, a console error.
+
+    ``guard.check()`` fails the test with every problem seen so far; ``guard.allow(substring)``
+    accepts responses whose URL contains ``substring`` (a page that answers 404 on purpose).
+    """
+
+    def __init__(self, tab, base_url):
+        self.tab = tab
+        self.base_url = base_url
+        self.problems = []
+        self._allowed = []
+        tab.on("response", self._on_response)
+        tab.on("requestfailed", self._on_failed)
+        tab.on("console", self._on_console)
+        tab.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
+
+    def allow(self, substring):
+        self._allowed.append(substring)
+
+    def _ours(self, url):
+        return url.startswith(self.base_url) and not any(a in url for a in self._allowed)
+
+    def _on_response(self, response):
+        if response.status >= 400 and self._ours(response.url):
+            self.problems.append(f"{response.status} {response.request.method} {response.url}")
+
+    def _on_failed(self, request):
+        # A navigation away cancels pending loads: that is not an error a person sees.
+        if self._ours(request.url) and "ERR_ABORTED" not in (request.failure or ""):
+            self.problems.append(f"failed {request.method} {request.url}: {request.failure}")
+
+    def _on_console(self, message):
+        if message.type == "error" and not any(a in message.text for a in self._allowed):
+            self.problems.append(f"console error: {message.text} @ {message.location}")
+
+    def check(self):
+        problems, self.problems = self.problems, []
+        assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def guard(live_server):
+    """guard(tab) -> a PageGuard on that tab; every guard made is checked when the test ends."""
+    guards = []
+
+    def make(tab):
+        watched = PageGuard(tab, live_server.url)
+        guards.append(watched)
+        return watched
+
+    yield make
+    for watched in guards:
+        watched.check()

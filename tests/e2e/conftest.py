@@ -77,3 +77,4 @@ def phone(browser):
     tab = context.new_page()
     yield tab
     context.close()
+

@@ -36,12 +36,13 @@ def booking_site(live_server, make_expert):
     return live_server.url, page, expert
 
 
-def test_new_client_books_pays_and_the_expert_confirms(booking_site, browser):
+def test_new_client_books_pays_and_the_expert_confirms(booking_site, browser, guard):
     from modules.booking.models import Appointment
 
     url, expert_page, expert = booking_site
     # The client is in New York; the expert's hours are in Paris.
     page = browser.new_context(locale="fr-FR", timezone_id="America/New_York").new_page()
+    guard(page)
     page.goto(f"{url}/sophie-laurent/")
     page.locator(f'a[href="/booking/{expert_page.pk}/"]').click()
     # Step 1: chat, by appointment.
@@ -79,6 +80,7 @@ def test_new_client_books_pays_and_the_expert_confirms(booking_site, browser):
 
     # The expert confirms it in the admin.
     expert_tab = page.context.browser.new_context(locale="fr-FR").new_page()
+    guard(expert_tab)
     expert_tab.goto(f"{url}/admin/login/")
     expert_tab.fill("#id_username", expert.user.email)
     expert_tab.fill("#id_password", "expert-password-2026")

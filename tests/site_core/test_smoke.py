@@ -10,3 +10,9 @@ def test_expert_page_answers_at_its_consultation_link(client, practice, make_exp
     response = client.get("/en/alice-martin/")
     assert response.status_code == 200
     assert "Test specialty" in response.content.decode()
+
+
+def test_favicon_ico_leads_to_the_site_icon(client, practice):
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0].endswith("favicon.svg")
