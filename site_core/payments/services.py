@@ -9,6 +9,7 @@ does it, the others find it done.
 from __future__ import annotations
 
 import logging
+import math
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -524,8 +525,72 @@ def issue_promo_code_for_payment(payment, *, user=None, valid_days=365):
 
 # --- Webhooks --------------------------------------------------------------------
 
+class WebhookRefused(ValueError):
+    """A verified notification that cannot be stored as it came; nothing was stored.
+
+    ``field`` names the part at fault (``id``, ``type`` or ``payload``); the message,
+    in English, is for the provider's delivery log. The kernel's webhook view answers
+    it with a 400, so the provider stops delivering it instead of retrying for days.
+    """
+
+    def __init__(self, message, field):
+        super().__init__(message)
+        self.field = field
+
+
+def _unstorable_text(value):
+    """Why text cannot be stored in every database we run on, or ''.
+
+    PostgreSQL refuses a NUL character in text and jsonb, and a lone UTF-16
+    surrogate (which JSON's ``\\ud800`` escapes can produce) is not UTF-8."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (a lone surrogate)"
+    return ""
+
+
+def check_webhook(event_id, event_type, payload):
+    """Raises WebhookRefused unless the notification fits WebhookEvent on SQLite and PostgreSQL:
+    an id and a type that are non-empty text within their columns' lengths, and a payload whose
+    strings and keys hold no NUL or lone surrogate and whose numbers are finite."""
+    for field, name, value in (("id", "event_id", event_id), ("type", "event_type", event_type)):
+        limit = WebhookEvent._meta.get_field(name).max_length
+        if not isinstance(value, str) or not value:
+            raise WebhookRefused(f"The event {field} is missing or not text.", field)
+        if len(value) > limit:
+            raise WebhookRefused(f"The event {field} is longer than {limit} characters ({len(value)}).", field)
+        fault = _unstorable_text(value)
+        if fault:
+            raise WebhookRefused(f"The event {field} {fault}.", field)
+    stack = [payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                fault = _unstorable_text(key) if isinstance(key, str) else ""
+                if fault:
+                    raise WebhookRefused(f"A key of the event's payload {fault}.", "payload")
+                stack.append(item)
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+        elif isinstance(value, str):
+            fault = _unstorable_text(value)
+            if fault:
+                raise WebhookRefused(f"A text of the event's payload {fault}.", "payload")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise WebhookRefused("The event's payload holds a number that is not finite (NaN or Infinity).",
+                                 "payload")
+
+
 def record_webhook(provider, event_id, event_type, payload):
-    """Stores a verified notification once. Returns (event, created): a replay gets created=False."""
+    """Stores a verified notification once. Returns (event, created): a replay gets created=False.
+
+    Raises WebhookRefused (nothing stored) for a notification that cannot be stored
+    (:func:`check_webhook`); every provider's notifications come through here."""
+    check_webhook(event_id, event_type, payload)
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(provider=provider, event_id=event_id, event_type=event_type,

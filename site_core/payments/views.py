@@ -4,7 +4,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -133,4 +133,9 @@ def webhook(request, provider):
         gateway = get_provider(provider, any_site=True)
     except UnknownProvider:
         raise Http404 from None
-    return gateway.handle_webhook(request)
+    try:
+        return gateway.handle_webhook(request)
+    except services.WebhookRefused as exc:
+        # Verified but unstorable (services.check_webhook): a 400 stops the provider's retries.
+        logger.warning("%s webhook refused: %s", provider, exc)
+        return JsonResponse({"detail": str(exc), "code": "invalid_event", "field": exc.field}, status=400)

@@ -313,3 +313,20 @@ def test_the_event_is_stored_as_received(client, fake, started):
     post(client, body, headers)
     stored = WebhookEvent.objects.get(provider="stripe", event_id="evt_1")
     assert stored.event_type == "payment_intent.succeeded" and stored.payload == json.loads(body)
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf")])
+def test_a_signed_event_with_a_number_json_cannot_hold_is_refused(client, fake, started, number):
+    """Python's json reads NaN and Infinity, which PostgreSQL's jsonb refuses: a 400, not a 500."""
+    payment = started()
+    fake.confirm(payment.reference)
+    event = fake.intent_event("payment_intent.succeeded", payment.reference)
+    event["data"]["object"]["amount_details"] = {"tip": number}
+    body, headers = fake.signed(event)  # the Stripe SDK's own signing helper
+
+    response = post(client, body, headers)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_event" and response.json()["field"] == "payload"
+    assert not WebhookEvent.objects.exists()
+    assert Payment.objects.get(pk=payment.pk).state == Payment.State.PENDING

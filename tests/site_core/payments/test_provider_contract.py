@@ -133,3 +133,59 @@ def test_tampered_webhook_is_refused_and_writes_nothing(driver, client, make_ord
     assert response.status_code == 400
     assert not WebhookEvent.objects.exists()
     assert Payment.objects.get(pk=payment.pk).state == state_before
+
+
+#: Notifications a gateway could sign that no column can hold (PostgreSQL refuses a NUL in text
+#: and jsonb, and a lone surrogate in jsonb): (what is wrong, the field named in the answer).
+UNSTORABLE = {
+    "id_too_long": ({"event_id": "evt_" + "x" * 125}, "id"),
+    "empty_id": ({"event_id": ""}, "id"),
+    "nul_in_id": ({"event_id": "evt_1\x00"}, "id"),
+    "type_too_long": ({"event_type": "payment_intent." + "x" * 86}, "type"),
+    "nul_in_type": ({"event_type": "charge.succeeded\x00"}, "type"),
+    "nul_in_payload": ({"note": "a\x00b"}, "payload"),
+    "lone_surrogate_in_payload": ({"note": "\ud800"}, "payload"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fault", list(UNSTORABLE))
+def test_a_signed_event_that_cannot_be_stored_is_a_clear_400(driver, client, make_order, client_user, fault,
+                                                              caplog):
+    """Not a 500, that the gateway would retry for days: refused, nothing stored, a warning logged."""
+    client.force_login(client_user)
+    payment = driver.start_without_completing(client, make_order(total=4200))
+    driver.complete_at_gateway(payment)
+    changes, field = UNSTORABLE[fault]
+    body, headers = driver.signed_webhook_with(payment, **changes)
+    state_before = Payment.objects.get(pk=payment.pk).state
+
+    with caplog.at_level("WARNING", logger="site_core.payments"):
+        response = client.post(f"/payments/webhooks/{driver.identifier}/", data=body,
+                               content_type="application/json", **headers)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    answer = response.json()
+    assert answer["code"] == "invalid_event" and answer["field"] == field
+    assert answer["detail"]
+    assert not WebhookEvent.objects.exists()
+    assert Payment.objects.get(pk=payment.pk).state == state_before
+    assert any(record.levelname == "WARNING" and driver.identifier in record.getMessage()
+               for record in caplog.records)
+
+
+@pytest.mark.django_db
+def test_the_longest_storable_event_is_stored(driver, client, make_order, client_user):
+    client.force_login(client_user)
+    payment = driver.start_without_completing(client, make_order(total=4200))
+    driver.complete_at_gateway(payment)
+    event_id = "evt_" + "x" * 124
+    body, headers = driver.signed_webhook_with(payment, event_id=event_id, note="é ✓ 😀")
+
+    response = client.post(f"/payments/webhooks/{driver.identifier}/", data=body,
+                           content_type="application/json", **headers)
+
+    assert response.status_code == 200
+    stored = WebhookEvent.objects.get(provider=driver.identifier)
+    assert stored.event_id == event_id and len(stored.event_id) == 128

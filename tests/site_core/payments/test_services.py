@@ -8,7 +8,14 @@ from django.utils import timezone, translation
 from site_core import events
 from site_core.money import Money
 from site_core.payments import services
-from site_core.payments.models import Order, Payment, PaymentLog, PromoCode, PromoRedemption
+from site_core.payments.models import (
+    Order,
+    Payment,
+    PaymentLog,
+    PromoCode,
+    PromoRedemption,
+    WebhookEvent,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -217,3 +224,28 @@ def test_schedules_exist_after_migrate():
     from django_q.models import Schedule
 
     assert Schedule.objects.filter(name="cabinet.payments.sweep_pending").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("event_id, event_type, payload, field", [
+    (42, "charge.succeeded", {}, "id"),
+    ("evt_1", None, {}, "type"),
+    ("evt_1", "charge.succeeded", {"data": {"ok\x00": 1}}, "payload"),
+    ("evt_1", "charge.succeeded", {"data": [{"a": ["b", "\ud83d"]}]}, "payload"),
+    ("evt_1", "charge.succeeded", {"data": {"amount": float("-inf")}}, "payload"),
+])
+def test_record_webhook_refuses_what_cannot_be_stored(event_id, event_type, payload, field):
+    with pytest.raises(services.WebhookRefused) as refused:
+        services.record_webhook("test", event_id, event_type, payload)
+    assert refused.value.field == field and str(refused.value)
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_record_webhook_stores_text_in_any_script_once():
+    payload = {"data": {"note": "réservé ✓ 😀", "amount": 1.5, "items": [None, True, 3]}}
+    event, created = services.record_webhook("test", "evt_" + "é" * 124, "t" * 100, payload)
+    assert created
+    again, created_again = services.record_webhook("test", "evt_" + "é" * 124, "t" * 100, payload)
+    assert not created_again and again.pk == event.pk
+    assert WebhookEvent.objects.get().payload == payload

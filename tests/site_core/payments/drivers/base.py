@@ -38,6 +38,12 @@ class GatewayDriver:
         notification saying ``payment`` succeeded."""
         raise NotImplementedError
 
+    def signed_webhook_with(self, payment, *, event_id=None, event_type=None, note=None):
+        """(body, headers) of the success notification of ``payment``, correctly signed, with its
+        event id and/or type replaced and, given ``note``, a text field holding it added inside
+        the event's object: what a gateway could sign that the site cannot store."""
+        raise NotImplementedError
+
     def tamper(self, body, headers):
         """The same notification with its body changed after signing."""
         return body.replace(b'"', b"'", 1) if b'"amount' not in body else body.replace(b'"amount', b'"amounx', 1), headers

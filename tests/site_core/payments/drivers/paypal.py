@@ -56,6 +56,17 @@ class PayPalDriver(GatewayDriver):
                                 summary=f"Payment completed for {payment.currency} {payment.money.to_decimal()}")
         return self.fake.signed(event)
 
+    def signed_webhook_with(self, payment, *, event_id=None, event_type=None, note=None):
+        event = self.fake.event("PAYMENT.CAPTURE.COMPLETED", self.fake.capture_resource(payment.reference))
+        if event_id is not None:
+            event["id"] = event_id
+        if event_type is not None:
+            event["event_type"] = event_type
+        if note is not None:
+            event["resource"]["note_to_payer"] = note
+        # Remembered as signed by the fake: its verify-webhook-signature endpoint answers SUCCESS.
+        return self.fake.signed(event)
+
     def _minor(self, payment, value):
         return Money.from_decimal(value, payment.currency).amount
 

@@ -74,6 +74,17 @@ class StripeDriver(GatewayDriver):
                       else "payment_intent.succeeded")
         return self.fake.signed(self.fake.intent_event(event_type, payment.reference))
 
+    def signed_webhook_with(self, payment, *, event_id=None, event_type=None, note=None):
+        event = self.fake.intent_event("payment_intent.succeeded", payment.reference)
+        if event_id is not None:
+            event["id"] = event_id
+        if event_type is not None:
+            event["type"] = event_type
+        if note is not None:
+            event["data"]["object"]["description"] = note
+        # Signed by the Stripe SDK's own helper, as Stripe signs a delivery.
+        return self.fake.signed(event)
+
     def gateway_captured(self, payment):
         return self.fake.captured(payment.reference)
 

@@ -38,6 +38,15 @@ class TestCardDriver(GatewayDriver):
                            "data": {"id": payment.reference, "amount": payment.amount}}).encode()
         return body, {"HTTP_X_CABINET_TEST_SIGNATURE": sign(body.decode())}
 
+    def signed_webhook_with(self, payment, *, event_id=None, event_type=None, note=None):
+        event = {"id": event_id if event_id is not None else f"evt_{uuid.uuid4().hex}",
+                 "type": event_type if event_type is not None else "charge.succeeded",
+                 "data": {"id": payment.reference, "amount": payment.amount}}
+        if note is not None:
+            event["data"]["note"] = note
+        body = json.dumps(event).encode()
+        return body, {"HTTP_X_CABINET_TEST_SIGNATURE": sign(body.decode())}
+
     def _charge(self, payment):
         return SimulatedCharge.objects.get(pk=payment.reference)
 
