@@ -95,15 +95,18 @@ class BookingOut(Schema):
     checkout_url: str | None
 
 
-def _pages(site):
-    return (ExpertPage.objects.live().public().descendant_of(site.root_page)
-            .filter(expert__isnull=False, locale__language_code=translation.get_language() or "fr")
+def _pages(site, root=None):
+    """The site's live expert pages in the client's language: each language has its own tree,
+    whose root is the translation of the site's root page (the French one, by default)."""
+    root = root or site.root_page.localized
+    return (ExpertPage.objects.live().public().descendant_of(root)
+            .filter(expert__isnull=False, locale_id=root.locale_id)
             .select_related("expert", "locale"))
 
 
 def _page(site, slug):
-    page = _pages(site).filter(slug=slug).first() or ExpertPage.objects.live().public().descendant_of(
-        site.root_page).filter(slug=slug, expert__isnull=False).select_related("expert").first()
+    """The expert page with ``slug``, in the client's language if it has one there."""
+    page = _pages(site).filter(slug=slug).first() or _pages(site, site.root_page).filter(slug=slug).first()
     if page is None:
         raise HttpError(404, _("No expert with this slug."))
     return page
@@ -125,7 +128,9 @@ def list_experts(request):
     site = require_module(request, "booking")
     pages = list(_pages(site))
     offerings = availability.bookable_offerings([p.expert_id for p in pages])
-    return [ExpertOut(slug=p.slug, name=p.display_name or p.title, specialty=p.specialty, url=p.url or "",
+    # get_url: relative on the site asked, whatever the number of sites.
+    return [ExpertOut(slug=p.slug, name=p.display_name or p.title, specialty=p.specialty,
+                      url=p.get_url(request) or "",
                       modes=sorted(offerings[p.expert_id])) for p in pages]
 
 

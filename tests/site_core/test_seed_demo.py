@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from wagtail.images.models import Image
-from wagtail.models import Page, Site
+from wagtail.models import Locale, Page, Site
 
 from site_core.demo import DEMO_PASSWORD
 from site_core.models import Expert, ExpertPage, PracticeSettings, User
@@ -88,3 +88,24 @@ class TestSeedDemo:
         assert horizon.status_code == 200
         assert "Studio Horizon" in horizon.content.decode()
         assert "/static/horizon/theme.css" in horizon.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost:8000"])
+def test_the_api_lists_each_demo_practices_experts_in_french_and_english(seeded, host):
+    """The English tree is not under the French root: both languages list every expert, in their language."""
+    site = Site.objects.get(hostname=host.split(":")[0])
+    pages = ExpertPage.objects.live().descendant_of(site.root_page).filter(expert__isnull=False)
+    expected = {page.slug: page for page in pages}
+    assert len(expected) >= 3
+    client = Client(HTTP_HOST=host)
+    for language in ("fr", "en"):
+        listed = client.get("/api/v1/experts", HTTP_ACCEPT_LANGUAGE=language).json()
+        assert {expert["slug"] for expert in listed} == set(expected)
+        for expert in listed:
+            page = expected[expert["slug"]]
+            in_language = page if language == "fr" else page.get_translation(Locale.objects.get(
+                language_code="en")).specific
+            assert expert["specialty"] == in_language.specialty
+            assert expert["url"] == (f"/{page.slug}/" if language == "fr" else f"/en/{page.slug}/")
+            assert expert["modes"]

@@ -45,6 +45,40 @@ def test_experts_offerings_and_slots(client, practice, expert_setup, frozen):
     assert client.get("/api/v1/experts/nobody/slots", {"mode": "chat", "product": "long"}).status_code == 404
 
 
+@pytest.mark.parametrize("language, specialty, url", [
+    ("fr", "Spécialité de test", "/sophie-laurent/"),
+    ("en", "Test specialty", "/en/sophie-laurent/"),
+])
+def test_experts_are_listed_in_the_clients_language_on_each_practice(client, practice, expert_setup, make_expert,
+                                                                    language, specialty, url):
+    """Each language has its own page tree: the English experts are not under the French root."""
+    from tests.conftest import build_practice
+
+    other = build_practice("autre.test", name="Autre Cabinet", default=False, slug="autre")
+    make_expert(other, "Bruno Petit")
+
+    here = client.get("/api/v1/experts", HTTP_ACCEPT_LANGUAGE=language)
+    there = client.get("/api/v1/experts", HTTP_ACCEPT_LANGUAGE=language, HTTP_HOST="autre.test")
+
+    assert here.status_code == there.status_code == 200
+    assert here.json() == [{"slug": "sophie-laurent", "name": "Sophie Laurent", "specialty": specialty,
+                            "url": url, "modes": ["chat", "phone", "video"]}]
+    # Another practice lists its own experts only; Bruno sells nothing yet.
+    assert [(e["slug"], e["specialty"], e["modes"]) for e in there.json()] == [("bruno-petit", specialty, [])]
+    offerings = client.get("/api/v1/experts/sophie-laurent/offerings", HTTP_ACCEPT_LANGUAGE=language)
+    assert offerings.status_code == 200 and {o["mode"] for o in offerings.json()} == {"chat", "phone", "video"}
+
+
+def test_an_expert_without_an_english_page_is_still_found_by_slug_in_english(client, practice, expert_setup,
+                                                                          make_expert, frozen):
+    make_expert(practice, "Marc Dubois", translate=False)
+    assert [e["slug"] for e in client.get("/api/v1/experts", HTTP_ACCEPT_LANGUAGE="en").json()] == [
+        "sophie-laurent"]
+    answer = client.get("/api/v1/experts/marc-dubois/offerings", HTTP_ACCEPT_LANGUAGE="en")
+    assert answer.status_code == 200 and answer.json() == []
+    assert client.get("/api/v1/experts/nobody/offerings", HTTP_ACCEPT_LANGUAGE="en").status_code == 404
+
+
 def test_create_read_cancel_with_idempotency(client, practice, expert_setup, client_user, frozen):
     client.force_login(client_user)
     first = client.post("/api/v1/bookings", booking_body(), content_type="application/json",
