@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from recurrence.fields import RecurrenceField
 from wagtail.admin.panels import FieldPanel
@@ -310,8 +311,36 @@ class Appointment(models.Model):
         return self.state in self.LIVE_STATES
 
     @property
-    def time_zone(self) -> str:
-        return self.client_time_zone or "Europe/Paris"
+    def client_zone(self) -> str:
+        """The zone the client reads this appointment's times in: the one their profile names,
+        else their browser's when they booked, else the practice's."""
+        from site_core.models import PracticeSettings
+        from site_core.validators import is_time_zone
+
+        for zone in (getattr(self.client, "time_zone", ""), self.client_time_zone):
+            if zone and is_time_zone(zone):
+                return zone
+        return PracticeSettings.for_site(self.site).time_zone
+
+    @property
+    def expert_zone(self) -> str:
+        """The zone the expert reads this appointment's times in (the expert's own)."""
+        return self.expert.time_zone
+
+    @cached_property
+    def payment_status(self):
+        """Where the money of this booking stands, for display (site_core.payments.status), or
+        None without an order. A booking that ended and has not given its money back yet
+        says the refund (or release) is under way, in the very email announcing it."""
+        if not self.order_id:
+            return None
+        from site_core.payments.status import payment_status
+
+        returning = None
+        if (self.state in (self.State.DECLINED, self.State.EXPIRED, self.State.CANCELED)
+                and self.money_settled_at is None and self.order.state == self.order.State.PAID):
+            returning = self.refund_percent if self.refund_percent is not None else 100
+        return payment_status(self.order, returning_percent=returning)
 
     def answer_within(self) -> str:
         """Time left for the expert to answer a request, for the admin list ("—" otherwise)."""

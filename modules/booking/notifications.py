@@ -15,12 +15,12 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from modules.booking.models import Appointment
 from site_core import hooks
+from site_core.local_time import local_time
 from site_core.money import Money
 from site_core.sms import send_sms
 
@@ -104,9 +104,8 @@ def room_url(appointment):
 
 
 def _zone(appointment, recipient):
-    if recipient == "expert":
-        return ZoneInfo(appointment.expert.time_zone)
-    return ZoneInfo(appointment.time_zone)
+    """Each side reads times in their own zone, named (site_core.local_time)."""
+    return ZoneInfo(appointment.expert_zone if recipient == "expert" else appointment.client_zone)
 
 
 def _language(appointment, recipient):
@@ -190,11 +189,8 @@ def render_notice(appointment, kind, recipient):
     the attachment is a MIME part (text/calendar with its iTIP method)."""
     with translation.override(_language(appointment, recipient)), timezone.override(_zone(appointment, recipient)):
         zone = _zone(appointment, recipient)
-        when = date_format(appointment.starts_at.astimezone(zone), "DATETIME_FORMAT", use_l10n=True)
-        when = f"{when} ({zone.key})"
-        deadline = ""
-        if appointment.confirm_by:
-            deadline = date_format(appointment.confirm_by.astimezone(zone), "DATETIME_FORMAT", use_l10n=True)
+        when = local_time(appointment.starts_at, zone)
+        deadline = local_time(appointment.confirm_by, zone)
         subject, intro = _texts(kind, recipient, appointment, when, deadline)
         context = {
             "appointment": appointment, "recipient": recipient, "intro": intro, "when": when,
@@ -205,6 +201,7 @@ def render_notice(appointment, kind, recipient):
             "client_contact": kind == "declined" or recipient == "expert",
             "expert_email": _address(appointment, "expert"),
             "amount": Money(appointment.order.total, appointment.currency) if appointment.order_id else None,
+            "payment_status": appointment.payment_status,
         }
         body = render_to_string("booking/email/notice.txt", context)
         method = ICS_METHODS.get(kind) if recipient == "client" else None

@@ -83,9 +83,11 @@ def _practice(request):
 
 
 def _client_zone(request, state):
-    fallback = (getattr(request.user, "time_zone", "") if request.user.is_authenticated else "") \
-        or _practice(request).time_zone
-    return ZoneInfo(valid_time_zone(state.get("time_zone", ""), fallback))
+    """The zone the client reads times in, by the rule of ``Appointment.client_zone``: the one
+    their profile names, else their browser's (posted at step 1), else the practice's."""
+    profile_zone = getattr(request.user, "time_zone", "") if request.user.is_authenticated else ""
+    return ZoneInfo(valid_time_zone(profile_zone, "") or valid_time_zone(state.get("time_zone", ""),
+                                                                         _practice(request).time_zone))
 
 
 def _offerings(expert):
@@ -340,10 +342,10 @@ def _own_appointment(request, code):
 def done(request, code):
     """After payment: the reservation code and what happens next."""
     appointment = _own_appointment(request, code)
-    zone = ZoneInfo(valid_time_zone(appointment.client_time_zone, _practice(request).time_zone))
     return render(request, "booking/done.html", {
-        "appointment": appointment, "starts_at": appointment.starts_at.astimezone(zone), "zone": str(zone),
+        "appointment": appointment, "zone": appointment.client_zone,
         "total": Money(appointment.order.total, appointment.currency) if appointment.order else None,
+        "payment_status": appointment.payment_status,
         "room_path": notifications.room_path(appointment) if appointment.is_live else None,
         "can_move": _move_refusal(appointment, timezone.now()) is None,
     })
@@ -394,11 +396,8 @@ def answer(request, token):
             status = 409
         if status == 200:
             return redirect("booking:answer", token=token)
-    zone = ZoneInfo(appointment.expert.time_zone)
-    return render(request, "booking/answer.html", {
-        "appointment": appointment, "starts_at": appointment.starts_at.astimezone(zone), "zone": str(zone),
-        "confirm_by": appointment.confirm_by.astimezone(zone) if appointment.confirm_by else None,
-    }, status=status)
+    return render(request, "booking/answer.html", {"appointment": appointment, "zone": appointment.expert_zone},
+                  status=status)
 
 
 def calendar_feed(request, token):
@@ -451,7 +450,7 @@ def _move_refusal(appointment, now):
 def reschedule(request, code):
     """The client moves an appointment to another free time of the same length."""
     appointment = _own_appointment(request, code)
-    zone = ZoneInfo(valid_time_zone(appointment.client_time_zone, _practice(request).time_zone))
+    zone = ZoneInfo(appointment.client_zone)
     now = timezone.now()
     refusal = _move_refusal(appointment, now)
     if refusal is not None:

@@ -101,6 +101,7 @@ class AppointmentInspect(InspectView):
             payments_url=reverse("payment_admin:index") + f"?q={appointment.order.public_id}"
             if appointment.order_id else "",
             notices=appointment.notices.all(),
+            expert_zone=appointment.expert_zone, client_zone=appointment.client_zone,
         )
         return context
 
@@ -371,7 +372,8 @@ def appointments_panel(request):
 
     site = current_site()
     rows = list(Appointment.objects.filter(client=request.user, site=site).exclude(state=Appointment.State.HELD)
-                .select_related("expert", "order").order_by("-starts_at")[:50])
+                .select_related("expert", "order", "client", "site").prefetch_related("order__payments__refunds")
+                .order_by("-starts_at")[:50])
     now = timezone.now()
     upcoming = sorted((a for a in rows if a.ends_at >= now and a.is_live), key=lambda a: a.starts_at)
     past = [a for a in rows if a not in upcoming]

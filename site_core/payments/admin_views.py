@@ -39,7 +39,7 @@ class PaymentViewSet(ReadOnlyViewSetMixin, ModelViewSet):
     menu_label = gettext_lazy("Payments")
     menu_order = 220
     add_to_admin_menu = True
-    list_display = ["__str__", "order", "state", "created_at"]
+    list_display = ["__str__", "order", "status_display", "created_at"]
     list_filter = {
         "state": ["exact"],
         "provider": ["exact"],
@@ -64,8 +64,8 @@ class PaymentViewSet(ReadOnlyViewSetMixin, ModelViewSet):
 
         class OwnPayments(base):
             def get_base_queryset(self):
-                return own_rows(super().get_base_queryset().select_related("order__expert", "order__client"),
-                                self.request.user, "order__expert")
+                return own_rows(super().get_base_queryset().select_related("order__expert", "order__client")
+                                .prefetch_related("refunds"), self.request.user, "order__expert")
 
         return OwnPayments
 

@@ -15,6 +15,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.models import Site
 
@@ -87,6 +88,14 @@ class Order(models.Model):
     @property
     def discount_money(self):
         return Money(self.discount, self.currency)
+
+    @cached_property
+    def payment_status(self):
+        """Where its money stands, for display (site_core.payments.status): paid, partly
+        refunded, refunded... Shown through ``payments/_payment_status.html``."""
+        from site_core.payments.status import payment_status
+
+        return payment_status(self)
 
 
 class OrderLine(models.Model):
@@ -168,7 +177,7 @@ class Payment(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.provider} {self.money} ({self.get_state_display()})"
+        return f"{self.provider} {self.money}"
 
     @property
     def money(self):
@@ -185,6 +194,18 @@ class Payment(models.Model):
     @property
     def refundable_amount(self):
         return self.captured_amount - self.refunded_amount
+
+    @cached_property
+    def payment_status(self):
+        """This one payment's status, in the same words as its order's (admin list)."""
+        from site_core.payments.status import payment_status
+
+        return payment_status(self.order, payments=[self])
+
+    def status_display(self):
+        return self.payment_status.label
+
+    status_display.short_description = _("status")
 
 
 class Refund(models.Model):

@@ -54,7 +54,7 @@ def test_new_client_books_pays_and_the_expert_confirms(booking_site, browser, gu
     # Step 2: the 30-minute package, then the first free time (in the browser's zone).
     page.locator('input[name="product"][value="long"]').check()
     page.locator('form.booking__form button[type="submit"]').click()
-    assert "America/New_York" in page.locator(".booking > p").first.inner_text()
+    assert "(heure de New York)" in page.locator(".booking > p").first.inner_text()
     first_time = page.locator('input[name="starts_at"]').first
     shown = first_time.locator("xpath=..").inner_text().strip()  # "HH:MM" as the client sees it
     first_time.check()
@@ -75,7 +75,7 @@ def test_new_client_books_pays_and_the_expert_confirms(booking_site, browser, gu
     new_york = ZoneInfo("America/New_York")
     assert appointment.client_time_zone == "America/New_York"
     assert appointment.starts_at.astimezone(new_york).strftime("%H:%M") == shown
-    assert f"{shown} (America/New_York)" in page.locator(".summary").inner_text()
+    assert f"{shown} (heure de New York)" in page.locator(".summary").inner_text()
     assert any("lea@example.test" in m.to and appointment.code in m.body for m in mail.outbox)
 
     # The expert confirms it in the admin.
