@@ -332,14 +332,21 @@ class RequestsPanel(Component):
         self.request = request
 
     def get_context_data(self, parent_context=None):
+        # The component renders with a plain dict: what its forms need from the page
+        # ({% csrf_token %} reads csrf_token) is passed on, as Wagtail's own panels do.
+        context = super().get_context_data(parent_context) or {}
+        parent = parent_context or {}
+        context.update(request=parent.get("request", self.request), csrf_token=parent.get("csrf_token"))
         rows = own_rows(Appointment.objects.filter(state=Appointment.State.REQUESTED)
                         .select_related("client", "expert"), self.request.user, "expert").order_by("confirm_by")
         expert = getattr(self.request.user, "expert", None)
         profile = availability.profile_for(expert) if expert else None
-        return {"requests": rows[:20], "pending_url": reverse("appointments:pending"), "now": timezone.now(),
-                "expert": expert, "profile": profile, "switch_url": reverse("appointments:switch"),
-                "available_now": profile.is_available_now() if profile else False,
-                "paused": bool(profile and profile.paused_until and profile.paused_until > timezone.now())}
+        context.update({
+            "requests": rows[:20], "pending_url": reverse("appointments:pending"), "now": timezone.now(),
+            "expert": expert, "profile": profile, "switch_url": reverse("appointments:switch"),
+            "available_now": profile.is_available_now() if profile else False,
+            "paused": bool(profile and profile.paused_until and profile.paused_until > timezone.now())})
+        return context
 
 
 @hooks.register("construct_homepage_panels")
