@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -175,11 +176,13 @@ AUTH_ERRORS = {401: Error, 403: Error, 422: InvalidInput}
 
 
 @router.post("/bookings", auth=django_auth,
-             response={201: BookingOut, 200: BookingOut, 400: Error, 404: Error, 409: Error, **AUTH_ERRORS},
+             response={201: BookingOut, 400: Error, 404: Error, 409: Error, **AUTH_ERRORS},
              summary="Hold a slot and open its order; pay at checkout_url. Honours Idempotency-Key.")
-def create_booking(request, data: BookingIn, idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", description="Sent again with the same booking: the same booking (200), "
-        "never a second one; sent with another booking: 422")):
+def create_booking(request, data: BookingIn, response: HttpResponse, idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", description="Sent again with the same booking: the first request's answer "
+        "(201 and the booking, with Idempotent-Replayed: true), never a second booking, even while the first is "
+        "still being made (the retry waits for it, or after a few seconds answers 409 idempotency_key_in_use "
+        "with Retry-After); sent with another booking: 422")):
     site = require_module(request, "booking")
     key = idempotency_key or ""
     if key and not IDEMPOTENCY_KEY.fullmatch(key):
@@ -199,11 +202,15 @@ def create_booking(request, data: BookingIn, idempotency_key: str | None = Heade
         ))
     except services.SlotTaken as error:
         return Status(409, Error(detail=error.message, code=error.code, field="starts_at"))
+    except services.KeyInUse as error:
+        response["Retry-After"] = str(error.retry_after)
+        return Status(409, Error(detail=error.message, code=error.code, field=error.field))
     except services.BookingError as error:
         status = 422 if error.code == "idempotency_key_reused" else 400
         return Status(status, Error(detail=error.message, code=error.code, field=error.field))
     if getattr(appointment, "replayed", False):
-        return Status(200, _booking_out(appointment))
+        # The IETF Idempotency-Key draft: a retry gets the result of the request it repeats.
+        response["Idempotent-Replayed"] = "true"
     # A free order (a 100 % promo code) is confirmed as the hold commits: answer what is stored.
     appointment.refresh_from_db()
     return Status(201, _booking_out(appointment))

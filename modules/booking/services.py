@@ -9,12 +9,13 @@ overlap check below runs with the database locked for writing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -64,6 +65,23 @@ class AlreadyBooked(Exception):
 class SlotTaken(BookingError):
     def __init__(self):
         super().__init__(gettext_lazy("This time was just taken. Please choose another one."), code="slot_taken")
+
+
+class KeyInUse(BookingError):
+    """Another request with the same idempotency key is still being made (the API answers
+    409 with ``Retry-After``, as the IETF Idempotency-Key draft says)."""
+
+    retry_after = 1  # seconds
+
+    def __init__(self):
+        super().__init__(gettext_lazy("This booking is still being made by an earlier request with the same "
+                                      "Idempotency-Key. Try again in a moment."),
+                         code="idempotency_key_in_use", field="idempotency_key")
+
+
+#: How long a booking waits for an earlier request with the same idempotency key to
+#: finish (it then answers that request's booking) before answering KeyInUse.
+KEY_WAIT_MS = 5000
 
 
 # --- Expert's switches ---------------------------------------------------
@@ -258,11 +276,14 @@ def _raise_if_already_booked(appointment):
 
 def _replayed(existing, request: BookingRequest) -> Appointment:
     """The booking an idempotency key already made, marked ``replayed``; the key sent again
-    with another booking (expert, mode, product, time or budget) is refused."""
+    with another booking (expert, mode, product, time, budget, phone, note, time zone or
+    promo code: what the client asked for) is refused."""
     same = (existing.expert_id == request.expert.pk and existing.mode == request.mode
-            and existing.product == request.product
+            and existing.product == request.product and existing.instant == request.instant
             and (request.instant or existing.starts_at == request.starts_at)
-            and (request.product != Product.PER_MINUTE or existing.minutes == request.budget_minutes))
+            and (request.product != Product.PER_MINUTE or existing.minutes == request.budget_minutes)
+            and existing.note == request.note[:2000] and existing.client_time_zone == request.client_time_zone
+            and _same_phone(existing.phone, request) and _promo_code_of(existing) == request.promo_code.strip().upper())
     if not same:
         raise BookingError(_("This Idempotency-Key was already used for another booking."),
                            code="idempotency_key_reused", field="idempotency_key")
@@ -270,15 +291,66 @@ def _replayed(existing, request: BookingRequest) -> Appointment:
     return existing
 
 
+def _same_phone(stored, request):
+    if request.mode != Mode.PHONE:
+        return True
+    try:
+        return stored == normalize_phone(request.phone)
+    except ValidationError:
+        return False
+
+
+def _promo_code_of(appointment):
+    order = appointment.order
+    return order.promo_code.code.upper() if order is not None and order.promo_code_id else ""
+
+
 def hold(request: BookingRequest, now=None) -> Appointment:
     """Holds the chosen slot while the client pays (step 3), after checking everything
-    the client chose. Same client and idempotency key twice: the same appointment."""
+    the client chose. Same client and idempotency key twice: the same appointment.
+
+    With a key, the whole booking runs in one transaction that first claims the key
+    (_claim_key): a second request with the key waits there until the first commits,
+    then finds its appointment and answers it (``replayed``); if the first rolls back
+    or dies, its claim goes with its transaction and the second books. It never gets
+    as far as finding the slot taken by the booking it repeats."""
     now = now or timezone.now()
-    if request.idempotency_key:
+    if not request.idempotency_key:
+        return _hold(request, now)
+    with transaction.atomic():
+        _claim_key(request.client.pk, request.idempotency_key[:80])
         existing = Appointment.objects.filter(client=request.client,
-                                              idempotency_key=request.idempotency_key).first()
+                                              idempotency_key=request.idempotency_key[:80]).first()
         if existing is not None:
             return _replayed(existing, request)
+        return _hold(request, now)
+
+
+def _claim_key(client_id, key):
+    """Claims (client, idempotency key) until the current transaction ends, waiting at most
+    KEY_WAIT_MS for a request that holds it, else KeyInUse. PostgreSQL: a transaction-level
+    advisory lock (released by commit, rollback or a dropped connection: never stuck). SQLite:
+    write transactions are IMMEDIATE, so they already run one at a time."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"booking.idempotency:{client_id}:{key}".encode(), digest_size=8).digest()
+    lock = int.from_bytes(digest, "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        previous = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{KEY_WAIT_MS}ms"])
+        try:
+            with transaction.atomic():  # a savepoint: the lock timing out leaves the transaction usable
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+                raise KeyInUse() from None
+            raise
+        finally:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+def _hold(request: BookingRequest, now) -> Appointment:
     offering, unit_price, minutes, total = quote(request.expert, request.mode, request.product,
                                                  request.budget_minutes, instant=request.instant)
     phone = ""

@@ -86,7 +86,9 @@ def test_create_read_cancel_with_idempotency(client, practice, expert_setup, cli
     assert first.status_code == 201, first.content
     again = client.post("/api/v1/bookings", booking_body(), content_type="application/json",
                         HTTP_IDEMPOTENCY_KEY="k-123")
-    assert again.status_code == 200 and again.json()["code"] == first.json()["code"]
+    # The IETF Idempotency-Key draft: a retry gets the first request's result, marked as a replay.
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true" and not first.has_header("Idempotent-Replayed")
     assert Appointment.objects.count() == 1
     code = first.json()["code"]
     assert first.json()["checkout_url"].startswith("/payments/checkout/")
