@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
-from django.urls import include, path
+from django.urls import include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.contrib.sitemaps.views import sitemap
@@ -34,6 +34,9 @@ urlpatterns = [
     path("healthz", views.health, name="health"),
     *webhook_urlpatterns,
     path("api/v1/", api.urls),
+    # Anything else under /api/v1/ is the API's 404, never Wagtail's page (nor the slash redirect,
+    # which cannot redirect a POST).
+    re_path(r"^api/v1/", views.api_not_found),
 ]
 
 urlpatterns += i18n_patterns(

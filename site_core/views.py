@@ -11,6 +11,7 @@ from django.http import (
 )
 from django.template import loader
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,16 @@ def health(request):
     return JsonResponse({"status": "ok"})
 
 
+@csrf_exempt
+def api_not_found(request, *args, **kwargs):
+    """Any method, any unknown path under /api/v1/: the API's own 404 body."""
+    from django.utils.translation import gettext as _
+
+    from site_core.api import error
+
+    return error(request, 404, _("No such API endpoint."))
+
+
 @require_GET
 def favicon(request):
     """Browsers and crawlers ask for /favicon.ico whatever the page links: send them to the icon."""
@@ -47,6 +58,7 @@ def favicon(request):
     return HttpResponsePermanentRedirect(static("site_core/favicon.svg"))
 
 
+@require_GET
 def robots(request):
     lines = ["User-agent: *", "Disallow: /admin/", "Disallow: /accounts/", "Disallow: /en/accounts/",
              f"Sitemap: {request.build_absolute_uri('/sitemap.xml')}"]

@@ -111,3 +111,13 @@ class TestServerError:
         assert "Erreur du serveur" in response.content.decode()
         assert "template engine down" not in response.content.decode()
         assert any("500 page" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("method,path", [("post", "/api/v1/nowhere"), ("post", "/api/v1/nowhere/"),
+                                         ("get", "/api/v1/nowhere"), ("get", "/api/v1/experts/x/nowhere/")])
+def test_an_unknown_api_path_is_the_apis_404_in_json(client, practice, settings, debug, method, path):
+    settings.DEBUG = debug
+    response = getattr(client, method)(path, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such API endpoint.", "code": "not_found", "field": None}
