@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_currency
-from django.utils import translation
 
 # ISO 4217 exponents that are not 2.
 _EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "VND": 0, "ISK": 0, "XOF": 0, "XAF": 0, "BHD": 3, "KWD": 3, "TND": 3}
@@ -90,9 +89,9 @@ class Money:
         return self.amount != 0
 
     def format(self, language=None) -> str:
-        language = (language or translation.get_language() or "fr").replace("-", "_")
-        locale = {"fr": "fr_FR", "en": "en_GB"}.get(language[:2], language)
-        return format_currency(self.to_decimal(), self.currency, locale=locale)
+        from site_core.local_time import babel_locale
+
+        return format_currency(self.to_decimal(), self.currency, locale=babel_locale(language))
 
     def __str__(self):
         return self.format()
