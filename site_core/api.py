@@ -13,10 +13,9 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from pydantic import field_validator
-from wagtail import hooks as wagtail_hooks
 
 from site_core.context import current_site
-from site_core.hooks import REGISTER_API_ROUTERS
+from site_core.hooks import REGISTER_API_ROUTERS, all_hooks
 from site_core.modules import is_enabled
 
 api = NinjaAPI(title="Cabinet API", version="1", urls_namespace="api_v1",
@@ -89,7 +88,7 @@ def require_module(request, label):
 
 
 def _register_routers():
-    for fn in wagtail_hooks.get_hooks(REGISTER_API_ROUTERS):
+    for fn in all_hooks(REGISTER_API_ROUTERS):
         prefix, router = fn()
         api.add_router(prefix, router)
 

@@ -13,15 +13,38 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from wagtail import hooks as wagtail_hooks  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
-from site_core.hooks import REGISTER_WEBSOCKET_ROUTES  # noqa: E402
+from site_core.hooks import REGISTER_WEBSOCKET_ROUTES, all_hooks  # noqa: E402
+
+
+async def unknown_socket(scope, receive, send):
+    """A WebSocket upgrade to a path no module serves: 404, never a server error.
+
+    Where the server offers the ASGI "WebSocket denial response" extension
+    (uvicorn does), the handshake is answered ``404 Not Found``; elsewhere the
+    connection is closed before it is accepted (the server answers 403).
+    """
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send({
+            "type": "websocket.http.response.start",
+            "status": 404,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        })
+        await send({"type": "websocket.http.response.body", "body": b"Not found"})
+    else:
+        await send({"type": "websocket.close", "code": 4404})
 
 
 def websocket_routes():
+    """Every module's WebSocket routes, then a catch-all that answers 404."""
     routes = []
-    for fn in wagtail_hooks.get_hooks(REGISTER_WEBSOCKET_ROUTES):
+    for fn in all_hooks(REGISTER_WEBSOCKET_ROUTES):
         routes.extend(fn())
+    routes.append(re_path(r"", unknown_socket))
     return routes
 
 

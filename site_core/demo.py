@@ -352,14 +352,12 @@ def seed_practice(practice, stdout):
 
 
 def seed(stdout):
-    from wagtail import hooks as wagtail_hooks
-
-    from site_core.hooks import REGISTER_DEMO_DATA
+    from site_core.hooks import REGISTER_DEMO_DATA, get_hooks
 
     demos = []
     for practice in PRACTICES:
         demo = seed_practice(practice, stdout)
-        for fn in wagtail_hooks.get_hooks(REGISTER_DEMO_DATA):
+        for fn in get_hooks(REGISTER_DEMO_DATA, demo.site):
             with transaction.atomic():
                 fn(demo)
         demos.append((practice, demo))

@@ -2,8 +2,18 @@
 
 Modules register with ``@hooks.register(site_core.hooks.NAME)`` (Wagtail's
 registry, shared with Wagtail's own hooks: ours are prefixed ``cabinet_``).
-Callers use :func:`get_hooks` below, never ``wagtail.hooks.get_hooks``
-directly: it drops the implementations of modules that are off for the site.
+Callers use :func:`get_hooks` or :func:`all_hooks` below, never
+``wagtail.hooks.get_hooks`` directly (tests/site_core/test_import_rules.py
+fails on one):
+
+- ``get_hooks(name, site)`` at run time: the implementations of the modules
+  that are on for ``site``. The site may be left out only while a request is
+  being served (it is then the request's); outside a request, leaving it out
+  raises :class:`NoSiteForHooks` rather than silently calling every module.
+- ``all_hooks(name)`` at build time, for callers that must know every
+  implementation whatever the site: URL and WebSocket routing, API routers,
+  permissions granted install-wide, the payment registry's list of all
+  providers. Each such caller checks the module per request itself.
 
 Naming (Wagtail's convention): ``register_*`` returns items, ``construct_*``
 changes a list in place, ``before_*`` may return a response that
@@ -61,20 +71,32 @@ client, stdout). Must be idempotent: running seed_demo twice changes nothing.
 """
 
 
+class NoSiteForHooks(RuntimeError):
+    """``get_hooks`` was called without a site outside a request."""
+
+
+def all_hooks(name):
+    """Every function registered for ``name``, whichever modules are on: build-time callers only."""
+    return list(wagtail_hooks.get_hooks(name))
+
+
 def get_hooks(name, site=None):
     """The functions registered for ``name`` whose module is on for ``site``.
 
     Without a site, the site of the request being served is used; outside a
-    request every implementation is returned. Kernel functions (not in a
-    module) are always returned.
+    request that is an error (:class:`NoSiteForHooks`): a task, a command or
+    a signal handler knows which practice it works for and must say so.
+    Kernel functions (not in a module) are always returned.
     """
     if site is None:
         from site_core.context import current_site
 
         site = current_site()
-    fns = wagtail_hooks.get_hooks(name)
     if site is None:
-        return list(fns)
+        raise NoSiteForHooks(
+            f"get_hooks({name!r}) needs a site outside a request; use all_hooks() for build-time callers"
+        )
+    fns = wagtail_hooks.get_hooks(name)
     on = enabled_labels(site)
     result = []
     for fn in fns:

@@ -300,7 +300,7 @@ class ExpertIndexPage(Page):
         site_root = self.get_site().root_page.localized if self.get_site() else self.get_parent()
         experts = list(ExpertPage.listing(site_root))
         cards = {page.pk: [] for page in experts}
-        for fn in get_hooks(CONSTRUCT_EXPERT_CARD):
+        for fn in get_hooks(CONSTRUCT_EXPERT_CARD, self.get_site()):
             fn(experts, cards, request)
         context["experts"] = [(page, cards[page.pk]) for page in experts]
         return context
@@ -419,7 +419,7 @@ class ExpertPage(Page):
         from site_core.hooks import REGISTER_EXPERT_PAGE_SECTIONS, get_hooks
 
         sections = []
-        for fn in get_hooks(REGISTER_EXPERT_PAGE_SECTIONS):
+        for fn in get_hooks(REGISTER_EXPERT_PAGE_SECTIONS, self.get_site()):
             result = fn(self, request)
             if result is None:
                 continue

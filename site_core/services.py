@@ -16,13 +16,11 @@ EXPERT_PAGE_PERMISSIONS = ("change_page", "publish_page")
 
 def experts_group():
     """The group every expert belongs to: admin access and image uploads."""
-    from wagtail import hooks as wagtail_hooks
-
-    from site_core.hooks import REGISTER_EXPERT_PERMISSIONS
+    from site_core.hooks import REGISTER_EXPERT_PERMISSIONS, all_hooks
 
     group, created = Group.objects.get_or_create(name=EXPERTS_GROUP)
     wanted = ["wagtailadmin.access_admin"]
-    for fn in wagtail_hooks.get_hooks(REGISTER_EXPERT_PERMISSIONS):
+    for fn in all_hooks(REGISTER_EXPERT_PERMISSIONS):
         wanted.extend(fn())
     have = {f"{app}.{code}" for app, code in group.permissions.values_list("content_type__app_label", "codename")}
     for name in wanted:

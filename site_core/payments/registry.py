@@ -2,7 +2,12 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from site_core.hooks import REGISTER_PAYMENT_PROVIDERS, REGISTER_PAYMENT_PURPOSES, get_hooks
+from site_core.hooks import (
+    REGISTER_PAYMENT_PROVIDERS,
+    REGISTER_PAYMENT_PURPOSES,
+    all_hooks,
+    get_hooks,
+)
 
 
 class UnknownProvider(LookupError):
@@ -21,9 +26,7 @@ def providers(site=None):
 
 def all_providers():
     """Every registered provider, configured or not, whatever the site (webhooks, admin)."""
-    from wagtail import hooks as wagtail_hooks
-
-    return [provider for fn in wagtail_hooks.get_hooks(REGISTER_PAYMENT_PROVIDERS) for provider in fn() or []]
+    return [provider for fn in all_hooks(REGISTER_PAYMENT_PROVIDERS) for provider in fn() or []]
 
 
 def get_provider(identifier, site=None, *, any_site=False):
@@ -36,8 +39,6 @@ def get_provider(identifier, site=None, *, any_site=False):
 
 def purpose_label(purpose):
     labels = {"other": _("Payment")}
-    from wagtail import hooks as wagtail_hooks
-
-    for fn in wagtail_hooks.get_hooks(REGISTER_PAYMENT_PURPOSES):
+    for fn in all_hooks(REGISTER_PAYMENT_PURPOSES):
         labels.update(fn())
     return labels.get(purpose, purpose)

@@ -552,6 +552,48 @@ def _unstorable_text(value):
     return ""
 
 
+#: Deepest nesting of objects and arrays a notification may have. Gateways send a handful of
+#: levels; far deeper JSON overflows the parsers' recursion (a 500) before anything is checked.
+WEBHOOK_MAX_DEPTH = 64
+
+
+def json_nesting_depth(raw, stop_at=None):
+    """How deeply objects and arrays nest in the JSON text ``raw`` (bytes), read without parsing
+    it, so that a body nested too deeply for a recursive parser is measured safely. Stops
+    counting once ``stop_at`` is passed (and answers 0 at once when ``raw`` holds no more
+    brackets than ``stop_at``). Brackets inside strings do not count."""
+    if stop_at is not None and raw.count(b"[") + raw.count(b"{") <= stop_at:
+        return 0  # cannot nest deeper than it has brackets (the usual, fast case)
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if stop_at is not None and deepest > stop_at:
+                    return deepest
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def check_webhook_body(raw):
+    """Raises WebhookRefused for a body nested deeper than WEBHOOK_MAX_DEPTH, before any parser
+    (the gateway's SDK included) reads it."""
+    if json_nesting_depth(raw, stop_at=WEBHOOK_MAX_DEPTH) > WEBHOOK_MAX_DEPTH:
+        raise WebhookRefused(f"The event's payload nests deeper than {WEBHOOK_MAX_DEPTH} levels.", "payload")
+
+
 def check_webhook(event_id, event_type, payload):
     """Raises WebhookRefused unless the notification fits WebhookEvent on SQLite and PostgreSQL:
     an id and a type that are non-empty text within their columns' lengths, and a payload whose
@@ -565,17 +607,19 @@ def check_webhook(event_id, event_type, payload):
         fault = _unstorable_text(value)
         if fault:
             raise WebhookRefused(f"The event {field} {fault}.", field)
-    stack = [payload]
+    stack = [(payload, 0)]
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
+        if isinstance(value, dict | list | tuple) and depth >= WEBHOOK_MAX_DEPTH:
+            raise WebhookRefused(f"The event's payload nests deeper than {WEBHOOK_MAX_DEPTH} levels.", "payload")
         if isinstance(value, dict):
             for key, item in value.items():
                 fault = _unstorable_text(key) if isinstance(key, str) else ""
                 if fault:
                     raise WebhookRefused(f"A key of the event's payload {fault}.", "payload")
-                stack.append(item)
+                stack.append((item, depth + 1))
         elif isinstance(value, list | tuple):
-            stack.extend(value)
+            stack.extend((item, depth + 1) for item in value)
         elif isinstance(value, str):
             fault = _unstorable_text(value)
             if fault:

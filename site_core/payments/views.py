@@ -134,6 +134,7 @@ def webhook(request, provider):
     except UnknownProvider:
         raise Http404 from None
     try:
+        services.check_webhook_body(request.body)
         return gateway.handle_webhook(request)
     except services.WebhookRefused as exc:
         # Verified but unstorable (services.check_webhook): a 400 stops the provider's retries.

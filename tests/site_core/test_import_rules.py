@@ -156,3 +156,69 @@ class TestTheChecker:
         assert kernel_imports_of_modules(project) == []
         self.write(project, "site_core/views.py", "from modules.alpha.models import Thing\n")
         assert kernel_imports_of_modules(project) == [("site_core/views.py", 1, "modules.alpha.models")]
+
+
+# --- One way to call hooks (site_core/hooks.py) --------------------------------
+
+def direct_wagtail_get_hooks(root, folders=("site_core", "modules", "tests", "bench")):
+    """[(file, line)] where code calls Wagtail's ``get_hooks`` itself instead of
+    ``site_core.hooks.get_hooks(name, site)`` / ``all_hooks(name)``.
+
+    Caught: ``from wagtail.hooks import get_hooks``, ``wagtail.hooks.get_hooks``, and
+    ``X.get_hooks`` where ``X`` names the ``wagtail.hooks`` module (``from wagtail import hooks as X``).
+    """
+    errors = []
+    allowed = Path(root) / "site_core" / "hooks.py"
+    for folder in folders:
+        for path in sorted((Path(root) / folder).rglob("*.py")):
+            if path == allowed:
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            aliases = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module == "wagtail":
+                    aliases.update(a.asname or a.name for a in node.names if a.name == "hooks")
+                elif isinstance(node, ast.ImportFrom) and node.module == "wagtail.hooks":
+                    if any(a.name == "get_hooks" for a in node.names):
+                        errors.append((str(path.relative_to(root)), node.lineno))
+                elif isinstance(node, ast.Import):
+                    aliases.update(a.asname for a in node.names if a.name == "wagtail.hooks" and a.asname)
+            for node in ast.walk(tree):
+                if not (isinstance(node, ast.Attribute) and node.attr == "get_hooks"):
+                    continue
+                owner = node.value
+                if isinstance(owner, ast.Name) and owner.id in aliases:
+                    errors.append((str(path.relative_to(root)), node.lineno))
+                elif (isinstance(owner, ast.Attribute) and owner.attr == "hooks"
+                      and isinstance(owner.value, ast.Name) and owner.value.id == "wagtail"):
+                    errors.append((str(path.relative_to(root)), node.lineno))
+    return sorted(set(errors))
+
+
+def test_nothing_calls_wagtails_get_hooks_directly():
+    assert direct_wagtail_get_hooks(BASE_DIR) == [], (
+        "call site_core.hooks.get_hooks(name, site) (run time) or all_hooks(name) (build time)"
+    )
+
+
+class TestTheHooksChecker:
+    @pytest.mark.parametrize("source", [
+        "from wagtail import hooks as wagtail_hooks\nwagtail_hooks.get_hooks('x')\n",
+        "from wagtail import hooks\nfor fn in hooks.get_hooks('x'):\n    pass\n",
+        "from wagtail.hooks import get_hooks\n",
+        "import wagtail.hooks\nwagtail.hooks.get_hooks('x')\n",
+        "import wagtail.hooks as wh\nwh.get_hooks('x')\n",
+    ])
+    def test_a_direct_call_is_reported(self, tmp_path, source):
+        (tmp_path / "site_core").mkdir()
+        (tmp_path / "site_core" / "views.py").write_text(source)
+        assert [file for file, _ in direct_wagtail_get_hooks(tmp_path, ("site_core",))] == ["site_core/views.py"]
+
+    def test_registering_and_the_kernels_helpers_pass(self, tmp_path):
+        (tmp_path / "site_core").mkdir()
+        (tmp_path / "site_core" / "views.py").write_text(
+            "from wagtail import hooks as wagtail_hooks\nfrom site_core import hooks\n"
+            "@wagtail_hooks.register('x')\ndef f():\n    pass\n"
+            "hooks.get_hooks('x', site=None)\nhooks.all_hooks('x')\n"
+        )
+        assert direct_wagtail_get_hooks(tmp_path, ("site_core",)) == []

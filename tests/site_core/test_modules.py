@@ -155,8 +155,10 @@ class TestModuleOff:
         with wagtail_hooks.register_temporarily("cabinet_test_probe", probe):
             assert probe not in hooks.get_hooks("cabinet_test_probe", site=practice.site)
             assert probe in hooks.get_hooks("cabinet_test_probe", site=other.site)
-            # Outside a request and without a site: everything (commands, tasks).
-            assert probe in hooks.get_hooks("cabinet_test_probe")
+            # Outside a request a site must be named; build-time callers ask for all.
+            with pytest.raises(hooks.NoSiteForHooks):
+                hooks.get_hooks("cabinet_test_probe")
+            assert probe in hooks.all_hooks("cabinet_test_probe")
 
 
 @pytest.mark.django_db

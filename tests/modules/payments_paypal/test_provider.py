@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-from wagtail import hooks as wagtail_hooks
 
 from site_core import hooks as cabinet_hooks
 from site_core.payments import services
@@ -309,13 +308,13 @@ def test_paypal_is_not_offered_where_the_module_is_off(buyer, paypal, practice, 
     assert buyer.post(f"/payments/checkout/{order.public_id}/pay/paypal/").status_code == 404
 
 
-def test_the_provider_is_registered_through_the_cabinet_hook(paypal):
-    registered = [p for fn in wagtail_hooks.get_hooks(cabinet_hooks.REGISTER_PAYMENT_PROVIDERS) for p in fn()]
+def test_the_provider_is_registered_through_the_cabinet_hook(paypal, practice):
+    registered = [p for fn in cabinet_hooks.all_hooks(cabinet_hooks.REGISTER_PAYMENT_PROVIDERS) for p in fn()]
     paypal_providers = [p for p in registered if p.identifier == "paypal"]
     assert len(paypal_providers) == 1
     provider = paypal_providers[0]
     assert provider.can_authorize and provider.can_refund and provider.can_partially_refund
-    assert any(p.identifier == "paypal" for p in providers())
+    assert any(p.identifier == "paypal" for p in providers(practice.site))
 
 
 # --- Configuration checks and module boundaries ------------------------------------

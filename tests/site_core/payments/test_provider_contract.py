@@ -135,6 +135,13 @@ def test_tampered_webhook_is_refused_and_writes_nothing(driver, client, make_ord
     assert Payment.objects.get(pk=payment.pk).state == state_before
 
 
+def nested_lists(depth):
+    value = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 #: Notifications a gateway could sign that no column can hold (PostgreSQL refuses a NUL in text
 #: and jsonb, and a lone surrogate in jsonb): (what is wrong, the field named in the answer).
 UNSTORABLE = {
@@ -145,6 +152,7 @@ UNSTORABLE = {
     "nul_in_type": ({"event_type": "charge.succeeded\x00"}, "type"),
     "nul_in_payload": ({"note": "a\x00b"}, "payload"),
     "lone_surrogate_in_payload": ({"note": "\ud800"}, "payload"),
+    "deeply_nested_payload": ({"note": nested_lists(200)}, "payload"),
 }
 
 
@@ -189,3 +197,28 @@ def test_the_longest_storable_event_is_stored(driver, client, make_order, client
     assert response.status_code == 200
     stored = WebhookEvent.objects.get(provider=driver.identifier)
     assert stored.event_id == event_id and len(stored.event_id) == 128
+
+
+@pytest.mark.django_db
+def test_a_body_nested_too_deeply_for_any_parser_is_a_400(client, make_order, client_user, caplog):
+    """100 000 levels overflow json's recursion (a RecursionError, a 500 that the gateway would retry):
+    the body is measured before anything parses it."""
+    from modules.payments_test.provider import sign
+
+    body = b'{"id": "evt_deep", "type": "charge.succeeded", "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with caplog.at_level("WARNING", logger="site_core.payments"):
+        response = client.post("/payments/webhooks/test/", data=body, content_type="application/json",
+                               HTTP_X_CABINET_TEST_SIGNATURE=sign(body.decode()))
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_event" and response.json()["field"] == "payload"
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize("raw, depth", [
+    (b"{}", 1), (b'{"a": [1, {"b": []}]}', 4), (b'{"a": "[[[[{{{{"}', 1),
+    (b'{"a": "\\\\", "b": [[]]}', 3), (b'{"a": "\\"[[["}', 1), (b"[" * 5 + b"]" * 5, 5), (b"", 0),
+])
+def test_nesting_is_measured_outside_strings(raw, depth):
+    from site_core.payments.services import json_nesting_depth
+
+    assert json_nesting_depth(raw) == depth
