@@ -86,18 +86,20 @@ def get_hooks(name, site=None):
     Without a site, the site of the request being served is used; outside a
     request that is an error (:class:`NoSiteForHooks`): a task, a command or
     a signal handler knows which practice it works for and must say so.
-    Kernel functions (not in a module) are always returned.
+    A request for a host that no practice serves (and no default site) has
+    no module on: only kernel functions. Kernel functions (not in a module)
+    are always returned.
     """
     if site is None:
-        from site_core.context import current_site
+        from site_core.context import current_site, get_current_request
 
+        if get_current_request() is None:
+            raise NoSiteForHooks(
+                f"get_hooks({name!r}) needs a site outside a request; use all_hooks() for build-time callers"
+            )
         site = current_site()
-    if site is None:
-        raise NoSiteForHooks(
-            f"get_hooks({name!r}) needs a site outside a request; use all_hooks() for build-time callers"
-        )
     fns = wagtail_hooks.get_hooks(name)
-    on = enabled_labels(site)
+    on = enabled_labels(site) if site is not None else frozenset()
     result = []
     for fn in fns:
         module = module_for_object(fn)

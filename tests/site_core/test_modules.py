@@ -160,6 +160,42 @@ class TestModuleOff:
                 hooks.get_hooks("cabinet_test_probe")
             assert probe in hooks.all_hooks("cabinet_test_probe")
 
+    def test_in_a_request_the_requests_site_is_used(self, two_practices, rf):
+        from site_core.context import reset_current_request, set_current_request
+
+        practice, page, other, other_page = two_practices
+
+        def probe():
+            return []
+
+        def kernel_probe():
+            return []
+
+        module_function(probe, "contact")
+        switch_off(practice, "contact")
+        with wagtail_hooks.register_temporarily([("cabinet_test_probe", probe), ("cabinet_test_probe", kernel_probe)]):
+            for host, site, expected in (
+                (practice.site.hostname, practice.site, [kernel_probe]),
+                (other.site.hostname, other.site, [probe, kernel_probe]),
+            ):
+                request = rf.get("/", HTTP_HOST=f"{host}:{site.port}")
+                token = set_current_request(request)
+                try:
+                    assert [fn for fn in hooks.get_hooks("cabinet_test_probe") if fn in (probe, kernel_probe)] \
+                        == expected
+                finally:
+                    reset_current_request(token)
+            # A host no practice serves, with no default site: no module is on, kernel functions run.
+            from wagtail.models import Site
+
+            Site.objects.update(is_default_site=False)
+            token = set_current_request(rf.get("/", HTTP_HOST="nobody.example"))
+            try:
+                found = hooks.get_hooks("cabinet_test_probe")
+            finally:
+                reset_current_request(token)
+            assert kernel_probe in found and probe not in found
+
 
 @pytest.mark.django_db
 class TestDependencies:
