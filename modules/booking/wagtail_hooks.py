@@ -69,7 +69,18 @@ def consultations_section(page, request):
     if not rows:
         return None
     return PageSection(key="consultations", title=_("Consultations and prices"),
-                       template="booking/section.html", context={"rows": rows}, order=100)
+                       template="booking/section.html",
+                       context={"rows": rows, "status": expert_status(page.expert)}, order=100)
+
+
+def expert_status(expert):
+    """What the expert's switches say to a visitor (seed 004): "now" while available now,
+    "paused" during a break ("busy"), None otherwise."""
+    profile = availability.profile_for(expert)
+    now = timezone.now()
+    if profile.paused_until and profile.paused_until > now:
+        return "paused"
+    return "now" if profile.is_available_now(now) else None
 
 
 @hooks.register(cabinet_hooks.CONSTRUCT_EXPERT_CARD)
@@ -356,6 +367,23 @@ def add_requests_panel(request, panels):
 
     if is_enabled("booking", admin_site(request)) and request.user.has_perm("booking.view_appointment"):
         panels.append(RequestsPanel(request))
+
+
+# The expert's calendar feed (address, copy, "new address"): see feed_admin.py.
+@hooks.register("construct_homepage_panels")
+def add_calendar_feed_panel(request, panels):
+    from modules.booking.feed_admin import CalendarFeedPanel, feed_expert
+
+    expert = feed_expert(request)
+    if expert is not None:
+        panels.append(CalendarFeedPanel(expert, request))
+
+
+@hooks.register("register_admin_urls")
+def calendar_feed_admin_urls():
+    from modules.booking.feed_admin import new_feed_view
+
+    return [path("booking/calendar-feed/new/", new_feed_view, name="booking_new_calendar_feed")]
 
 
 @hooks.register(cabinet_hooks.REGISTER_API_ROUTERS)
