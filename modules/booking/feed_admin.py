@@ -3,10 +3,12 @@
 
 Kept apart from ``wagtail_hooks.py``, which only registers the panel and the URL."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 from django.views.defaults import permission_denied
@@ -28,7 +30,11 @@ def feed_expert(request):
 
 
 def feed_path(expert) -> str:
-    return reverse("booking:feed", args=[notifications.feed_token(expert, services.calendar_feed_key(expert))])
+    """The path of the expert's current feed, without a language prefix: one address whatever
+    the admin's language (the feed speaks the expert's own)."""
+    token = notifications.feed_token(expert, services.calendar_feed_key(expert))
+    with translation.override(settings.LANGUAGE_CODE):
+        return reverse("booking:feed", args=[token])
 
 
 class CalendarFeedPanel(Component):

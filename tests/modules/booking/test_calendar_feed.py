@@ -106,6 +106,21 @@ def test_the_first_address_makes_the_booking_profile(practice, make_expert):
     assert BookingProfile.objects.get(expert=newcomer).feed_key == key
 
 
+def test_the_migration_gives_each_existing_profile_its_own_key(expert, colleague):
+    """AddField computes a callable default once for all existing rows: the migration then
+    gives each profile a key of its own."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("modules.booking.migrations.0004_calendar_feed_key")
+    services.calendar_feed_key(expert), services.calendar_feed_key(colleague)
+    BookingProfile.objects.update(feed_key="same-for-everyone")
+    migration.one_key_per_profile(apps, None)
+    keys = list(BookingProfile.objects.values_list("feed_key", flat=True))
+    assert len(keys) == 2 and len(set(keys)) == 2 and "same-for-everyone" not in keys
+
+
 # --- The feed ----------------------------------------------------------------
 
 def test_the_feed_lists_requests_as_tentative_confirmed_and_completed_as_confirmed(client, appointments, expert):
@@ -248,6 +263,8 @@ def test_the_panel_is_in_english_for_an_english_admin(expert):
     soup = dashboard(logged_in(expert.user))
     panel = soup.find(attrs={"data-cabinet-feed": True})
     assert "Your consultations in your calendar" in panel.get_text()
+    # One address whatever the admin's language (no /en/ prefix).
+    assert feed_url_on(soup).startswith("http://testserver/booking/calendar/")
     assert panel.find("button", attrs={"data-cabinet-copy": True}).get_text(strip=True) == "Copy"
     assert panel.find("form").find("button").get_text(strip=True) == "New address"
 
