@@ -83,25 +83,28 @@ FEED_STATUS = {
 
 
 def feed_token(expert, key) -> str:
-    """The secret part of an expert's calendar feed address: signed, and holding the key of
-    their booking profile (``services.calendar_feed_key``), so a new key retires it."""
-    return signing.dumps({"e": expert.pk, "k": key}, salt=FEED_SALT)
+    """The secret part of an expert's calendar feed address: the expert's id and the key of
+    their booking profile (``services.calendar_feed_key``), signed. The key makes it
+    revocable ("new address" draws a new one); the signature means a copy of the database
+    alone is not enough to forge it. No timestamp: the address stays the same until replaced."""
+    return signing.Signer(salt=FEED_SALT).sign(f"{expert.pk}-{key}")
 
 
 def read_feed_token(token):
-    """The expert whose current feed address this is, or None (bad signature, or a key
-    replaced since by "new address")."""
+    """The expert whose current feed address this is, or None (bad signature, unknown expert,
+    or a key replaced since by "new address"); keys are compared in constant time."""
     from site_core.models import Expert
 
     try:
-        data = signing.loads(token, salt=FEED_SALT)
+        value = signing.Signer(salt=FEED_SALT).unsign(token)
     except signing.BadSignature:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("k"), str) or not isinstance(data.get("e"), int):
+    pk, _sep, key = value.partition("-")
+    if not pk.isascii() or not pk.isdigit() or not key:
         return None
-    expert = Expert.objects.filter(pk=data["e"]).select_related("booking_profile").first()
+    expert = Expert.objects.filter(pk=int(pk)).select_related("booking_profile", "user").first()
     profile = getattr(expert, "booking_profile", None) if expert else None
-    if profile is None or not constant_time_compare(profile.feed_key, data["k"]):
+    if profile is None or not constant_time_compare(profile.feed_key, key):
         return None
     return expert
 

@@ -90,6 +90,7 @@ def test_each_expert_has_a_key_of_their_own(expert, colleague):
 
 def test_a_new_address_retires_the_old_one(expert):
     old_token = notifications.feed_token(expert, services.calendar_feed_key(expert))
+    assert notifications.feed_token(expert, services.calendar_feed_key(expert)) == old_token  # one address
     assert notifications.read_feed_token(old_token) == expert
     row = services.new_calendar_feed_address(expert)
     assert BookingProfile.objects.get(expert=expert).feed_key == row.feed_key
@@ -216,9 +217,10 @@ def test_a_wrong_forged_or_retired_token_answers_404(client, expert, colleague):
         notifications.feed_token(colleague, key),  # someone else's key
         notifications.feed_token(expert, ""),
         signing.dumps({"e": expert.pk}, salt=notifications.FEED_SALT),  # the address of old, without a key
-        signing.dumps({"e": str(expert.pk), "k": services.calendar_feed_key(expert)}, salt=notifications.FEED_SALT),
-        signing.dumps({"e": expert.pk, "k": services.calendar_feed_key(expert)}, salt="another.salt"),
-        signing.dumps([expert.pk], salt=notifications.FEED_SALT),
+        signing.Signer(salt=notifications.FEED_SALT).sign(f"{expert.pk}-"),
+        signing.Signer(salt=notifications.FEED_SALT).sign(f"x{expert.pk}-{services.calendar_feed_key(expert)}"),
+        signing.Signer(salt="another.salt").sign(f"{expert.pk}-{services.calendar_feed_key(expert)}"),
+        f"{expert.pk}-{services.calendar_feed_key(expert)}",  # the right key, unsigned
         notifications.feed_token(expert, services.calendar_feed_key(expert)) + "x",
         "not-a-token",
     ):
@@ -234,6 +236,7 @@ def test_the_expert_finds_the_address_on_the_dashboard_and_replaces_it(appointme
     http = logged_in(expert.user, enforce_csrf_checks=True)
     soup = dashboard(http)
     old_url = feed_url_on(soup)
+    assert feed_url_on(dashboard(http)) == old_url  # the same address on every visit
     assert old_url.startswith("http://testserver/booking/calendar/") and old_url.endswith(".ics")
     webcal = soup.find("a", attrs={"data-cabinet-feed-webcal": True})["href"]
     assert webcal == "webcal://" + old_url.split("://", 1)[1]
