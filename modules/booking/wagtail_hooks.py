@@ -69,18 +69,7 @@ def consultations_section(page, request):
     if not rows:
         return None
     return PageSection(key="consultations", title=_("Consultations and prices"),
-                       template="booking/section.html",
-                       context={"rows": rows, "status": expert_status(page.expert)}, order=100)
-
-
-def expert_status(expert):
-    """What the expert's switches say to a visitor (seed 004): "now" while available now,
-    "paused" during a break ("busy"), None otherwise."""
-    profile = availability.profile_for(expert)
-    now = timezone.now()
-    if profile.paused_until and profile.paused_until > now:
-        return "paused"
-    return "now" if profile.is_available_now(now) else None
+                       template="booking/section.html", context={"rows": rows}, order=100)
 
 
 @hooks.register(cabinet_hooks.CONSTRUCT_EXPERT_CARD)
