@@ -34,6 +34,10 @@ class Product(models.TextChoices):
     LONG = "long", _("Long package")
 
 
+def new_feed_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class BookingProfile(models.Model):
     """How an expert takes bookings: the grid of their slots, the margins around
     appointments, how far ahead clients may book, and the switches they flip
@@ -65,6 +69,9 @@ class BookingProfile(models.Model):
         _("phone for alerts"), max_length=32, blank=True,
         help_text=_("Where the expert is told about an incoming request (SMS)."),
     )
+    # The secret in the address of the expert's calendar feed: a new key retires the old
+    # address at once (a leaked link, a calendar app the expert no longer uses).
+    feed_key = models.CharField(_("calendar feed key"), max_length=40, default=new_feed_key, editable=False)
 
     class Meta:
         verbose_name = _("booking profile")

@@ -4,7 +4,7 @@ text messages, signed answer links, calendar files and feeds."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.mime.text import MIMEText
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -69,18 +70,100 @@ def read_answer_token(token, max_age=timedelta(days=8)):
         pk=data.get("a"), code=data.get("c")).first()
 
 
-def feed_token(expert) -> str:
-    return signing.dumps({"e": expert.pk}, salt=FEED_SALT)
+#: What an expert's calendar feed lists, and the STATUS each state has there (RFC 5545):
+#: a request waiting for the expert is tentative, a confirmed or completed consultation is
+#: confirmed. Held slots (a client still paying or gone), declined, expired and canceled
+#: appointments are left out: a subscribed calendar replaces its copy of the feed on each
+#: refresh, so an appointment canceled since is removed from it (no CANCELLED entry needed).
+FEED_STATUS = {
+    Appointment.State.REQUESTED: "TENTATIVE",
+    Appointment.State.CONFIRMED: "CONFIRMED",
+    Appointment.State.COMPLETED: "CONFIRMED",
+}
+
+
+def feed_token(expert, key) -> str:
+    """The secret part of an expert's calendar feed address: the expert's id and the key of
+    their booking profile (``services.calendar_feed_key``), signed. The key makes it
+    revocable ("new address" draws a new one); the signature means a copy of the database
+    alone is not enough to forge it. No timestamp: the address stays the same until replaced."""
+    return signing.Signer(salt=FEED_SALT).sign(f"{expert.pk}-{key}")
 
 
 def read_feed_token(token):
+    """The expert whose current feed address this is, or None (bad signature, unknown expert,
+    or a key replaced since by "new address"); keys are compared in constant time."""
     from site_core.models import Expert
 
     try:
-        data = signing.loads(token, salt=FEED_SALT)
+        value = signing.Signer(salt=FEED_SALT).unsign(token)
     except signing.BadSignature:
         return None
-    return Expert.objects.filter(pk=data.get("e")).first()
+    pk, _sep, key = value.partition("-")
+    if not pk.isascii() or not pk.isdigit() or not key:
+        return None
+    expert = Expert.objects.filter(pk=int(pk)).select_related("booking_profile", "user").first()
+    profile = getattr(expert, "booking_profile", None) if expert else None
+    if profile is None or not constant_time_compare(profile.feed_key, key):
+        return None
+    return expert
+
+
+def _client_for_expert(appointment):
+    """The client as the expert's calendar names them: first name and initial, no email or
+    phone (the feed address is a secret, but it travels through calendar providers)."""
+    user = appointment.client
+    first, last = (user.first_name or "").strip(), (user.last_name or "").strip()
+    if not first:
+        return _("a client")
+    return f"{first} {last[0]}." if last else first
+
+
+def expert_feed(expert, appointments) -> bytes:
+    """The expert's private calendar feed (RFC 5545, METHOD:PUBLISH), in the expert's
+    language: one event per appointment in ``FEED_STATUS`` (others are skipped), times in
+    UTC, a link to the appointment in the admin, and of the client only a first name."""
+    language = (getattr(expert.user, "language", "") or settings.LANGUAGE_CODE)[:2] if expert.user_id else (
+        settings.LANGUAGE_CODE[:2])
+    with translation.override(language):
+        calendar = Calendar()
+        calendar.add("prodid", "-//Cabinet//Consultations//FR")
+        calendar.add("version", "2.0")
+        calendar.add("calscale", "GREGORIAN")
+        calendar.add("method", "PUBLISH")
+        calendar.add("x-wr-calname", _("Consultations: %(name)s") % {"name": expert.name})
+        # Calendar apps poll a subscribed feed; ask for every 15 minutes (RFC 7986; Outlook's name).
+        calendar.add("refresh-interval", timedelta(minutes=15), parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", "PT15M")
+        stamp = timezone.now()
+        for appointment in appointments:
+            status = FEED_STATUS.get(appointment.state)
+            if status is None:
+                continue
+            summary = _("Consultation (%(mode)s) with %(client)s") % {
+                "mode": appointment.get_mode_display(), "client": _client_for_expert(appointment)}
+            if status == "TENTATIVE":
+                summary = _("To confirm: %(summary)s") % {"summary": summary}
+            admin_url = _absolute(appointment, reverse("appointments:inspect", args=[appointment.pk]))
+            lines = [_("Reservation code: %(code)s") % {"code": appointment.code},
+                     _("%(minutes)s minutes") % {"minutes": appointment.minutes}]
+            if appointment.instant:
+                lines.append(_("Instant session"))
+            lines.append(admin_url)
+            event = Event()
+            event.add("uid", f"{appointment.code}@cabinet")
+            event.add("dtstamp", stamp)
+            event.add("dtstart", appointment.starts_at.astimezone(UTC))
+            event.add("dtend", appointment.ends_at.astimezone(UTC))
+            event.add("last-modified", appointment.updated_at.astimezone(UTC))
+            event.add("sequence", appointment.reschedules)
+            event.add("summary", summary)
+            event.add("description", "\n".join(lines))
+            event.add("url", admin_url)
+            event.add("status", status)
+            event.add("transp", "OPAQUE")
+            calendar.add_component(event)
+        return calendar.to_ical()
 
 
 def _absolute(appointment, path):
@@ -278,7 +361,7 @@ def ics_for(appointments, *, method="PUBLISH", name=""):
             attendee.params["cn"] = vText(appointment.client.get_full_name() or appointment.client.email)
             attendee.params["role"] = vText("REQ-PARTICIPANT")
             event.add("attendee", attendee)
-        event.add("status", "CONFIRMED" if appointment.state == Appointment.State.CONFIRMED else
-                  "CANCELLED" if not appointment.is_live else "TENTATIVE")
+        event.add("status", FEED_STATUS.get(appointment.state,
+                                            "TENTATIVE" if appointment.is_live else "CANCELLED"))
         calendar.add_component(event)
     return calendar.to_ical()

@@ -31,6 +31,7 @@ from modules.booking.models import (
     Notice,
     Offering,
     Product,
+    new_feed_key,
 )
 from site_core.payments import services as payments
 from site_core.validators import is_time_zone, normalize_phone
@@ -139,6 +140,26 @@ def back_from_break(expert, now=None) -> BookingProfile:
     row = profile(expert)
     row.paused_until = None
     row.save(update_fields=["paused_until"])
+    return row
+
+
+def calendar_feed_key(expert) -> str:
+    """The key in the address of the expert's calendar feed (their booking profile is made
+    on first use)."""
+    row = availability.profile_for(expert)
+    if row.pk is None:
+        row, _created = BookingProfile.objects.get_or_create(expert=expert)
+        expert._booking_profile_cache = row
+    return row.feed_key
+
+
+@transaction.atomic
+def new_calendar_feed_address(expert) -> BookingProfile:
+    """"New address": a new key for the expert's calendar feed; the old address stops
+    answering at once."""
+    row = profile(expert)
+    row.feed_key = new_feed_key()
+    row.save(update_fields=["feed_key"])
     return row
 
 

@@ -401,16 +401,22 @@ def answer(request, token):
 
 
 def calendar_feed(request, token):
-    """An expert's private iCal feed (Google/Apple calendar subscribe to it): their live and
-    recent appointments. The secret token in the URL is the only key."""
+    """An expert's private iCal feed (Google/Apple/Outlook calendars subscribe to it): their
+    requests, confirmed and completed appointments from 30 days ago on. The secret token in
+    the URL is the only key; "new address" on the dashboard replaces it (the old one answers
+    404 from then on). A wrong, forged or retired token answers 404, like an unknown page."""
     expert = notifications.read_feed_token(token)
     if expert is None:
         raise Http404
     since = timezone.now() - timedelta(days=30)
-    rows = Appointment.objects.filter(expert=expert, ends_at__gte=since).exclude(
-        state=Appointment.State.HELD).select_related("expert", "site").order_by("starts_at")[:1000]
-    body = notifications.ics_for(rows, name=expert.name)
-    return HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    rows = (Appointment.objects.filter(expert=expert, ends_at__gte=since, state__in=list(notifications.FEED_STATUS))
+            .select_related("expert", "site", "client").order_by("starts_at")[:1000])
+    response = HttpResponse(notifications.expert_feed(expert, rows), content_type="text/calendar; charset=utf-8")
+    # Never kept by a shared cache (a retired address must stop at once), never indexed.
+    response["Cache-Control"] = "private, no-cache"
+    response["X-Robots-Tag"] = "noindex"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @login_required

@@ -358,6 +358,23 @@ def add_requests_panel(request, panels):
         panels.append(RequestsPanel(request))
 
 
+# The expert's calendar feed (address, copy, "new address"): see feed_admin.py.
+@hooks.register("construct_homepage_panels")
+def add_calendar_feed_panel(request, panels):
+    from modules.booking.feed_admin import CalendarFeedPanel, feed_expert
+
+    expert = feed_expert(request)
+    if expert is not None:
+        panels.append(CalendarFeedPanel(expert, request))
+
+
+@hooks.register("register_admin_urls")
+def calendar_feed_admin_urls():
+    from modules.booking.feed_admin import new_feed_view
+
+    return [path("booking/calendar-feed/new/", new_feed_view, name="booking_new_calendar_feed")]
+
+
 @hooks.register(cabinet_hooks.REGISTER_API_ROUTERS)
 def booking_api():
     from modules.booking.api import router

@@ -304,7 +304,7 @@ def test_reminders_go_out_once_each(paid, clock, client_user, django_capture_on_
 
 def test_private_calendar_feed(paid, client):
     appointment = paid()
-    token = notifications.feed_token(appointment.expert)
+    token = notifications.feed_token(appointment.expert, services.calendar_feed_key(appointment.expert))
     response = client.get(f"/booking/calendar/{token}.ics")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
     assert appointment.code.encode() in response.content
