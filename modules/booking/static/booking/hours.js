@@ -123,10 +123,17 @@
     return days.filter(function (day) { return Number(day.getAttribute("data-day")) === number; })[0];
   }
 
+  // Opening a day means taking appointments at set hours: the main switch follows.
+  var available = form.querySelector("[data-available]");
+  function takeAppointments() {
+    if (available && !available.checked) available.checked = true;
+  }
+
   days.forEach(function (day) {
     var on = day.querySelector("[data-on]");
     on.addEventListener("change", function () {
       day.classList.toggle("hours__day--off", !on.checked);
+      if (on.checked) takeAppointments();
       if (on.checked && rows(day).length === 0) {
         var row = newRow(day);
         setRange(row, "09:00", "17:00", null);
@@ -145,6 +152,7 @@
         targetOn.checked = on.checked;
         target.classList.toggle("hours__day--off", !on.checked);
       });
+      if (on.checked) takeAppointments();
       announce(form.getAttribute("data-copied"));
     });
   });
