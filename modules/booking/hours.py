@@ -373,6 +373,16 @@ def _clock(value) -> str:
     return text.zfill(5) if len(text) in (4, 5) and ":" in text else text[:5]
 
 
+def summary(formset) -> list[str]:
+    """The day's ranges as shown in its rows ("09:00–12:00", "22:00–02:00 (+1)"), posted or stored."""
+    labels = []
+    for form in formset.forms:
+        start, end = (_clock(form[name].value()) for name in ("start", "end"))
+        if start and end:
+            labels.append(f"{start}–{end} (+1)" if end <= start else f"{start}–{end}")
+    return labels
+
+
 class _RowsFormSet(forms.BaseFormSet):
     """Rows added, emptied or removed in the page: every posted row is optional, a blank one
     is skipped (the page renumbers rows, so "initial" rows mean nothing once posted)."""
@@ -445,7 +455,7 @@ class HoursEditor:
             initial = [{"start": s.start, "end": s.end, "modes": list(s.modes)} for s in plan.week[day]]
             formset = RangeFormSetClass(data, prefix=f"day{day}", initial=initial)
             self.days.append({"day": day, "name": WEEKDAYS[day], "formset": formset,
-                              "on": self.week[f"on_{day}"], "labels": [s.label() for s in plan.week[day]]})
+                              "on": self.week[f"on_{day}"], "summary": summary(formset)})
         rows = []
         for override in plan.overrides:
             base = {"kind": override.kind, "first": override.first,

@@ -102,6 +102,7 @@ def test_an_expert_sets_their_week_by_clicking_and_a_visitor_sees_those_times(
     tab.get_by_role("button", name=words["copy"]).click()
     for day in range(5):
         assert tab.locator(f"#id_on_{day}").is_checked()
+        assert tab.locator(f'[data-day="{day}"] [data-summary]').inner_text() == "09:00–12:00, 14:00–18:00"
         assert [tab.input_value(f"#id_day{day}-{i}-{end}") for i in (0, 1) for end in ("start", "end")] == [
             "09:00", "12:00", "14:00", "18:00"]
     assert not tab.locator("#id_on_5").is_checked() and not tab.locator("#id_on_6").is_checked()
@@ -110,6 +111,7 @@ def test_an_expert_sets_their_week_by_clicking_and_a_visitor_sees_those_times(
     tab.fill("#id_day1-2-start", "22:00")
     tab.fill("#id_day1-2-end", "02:00")
     assert tab.locator("#id_day1-2-end").locator("xpath=ancestor::li").locator("[data-next-day]").is_visible()
+    assert tab.locator('[data-day="1"] [data-summary]').inner_text() == "09:00–12:00, 14:00–18:00, 22:00–02:00 (+1)"
     tab.locator("#id_day1-2-end").locator("xpath=ancestor::li").locator("[data-remove]").click()
     # Closed next Friday.
     tab.get_by_role("button", name=words["add_date"]).click()

@@ -150,6 +150,8 @@ def test_an_unchanged_save_changes_no_row(practice, expert_setup):
     browser = csrf_client(expert.user)
     page = browser.get(url(expert)).content.decode()
     assert re.search(r'data-next-day\s+title', page)  # Monday 22:00–02:00 shows "(+1)"
+    assert re.search(r'data-summary data-closed="fermé">22:00–02:00 \(\+1\)</p>', page)
+    assert 'data-summary data-closed="fermé">fermé</p>' in page  # Tuesday
     data = {}
     for name, value in re.findall(r'<input type="(?:time|date|text|hidden)" name="([^"]+)" value="([^"]*)"', page):
         data[name] = value
@@ -329,7 +331,8 @@ def test_the_old_rule_form_and_its_widget_are_gone(practice, expert_setup):
     expert, _page = expert_setup
     browser = csrf_client(expert.user)
     assert browser.get("/admin/booking_rules/").status_code == 404
-    for path in ("/admin/booking_exceptions/new/", url(expert)):
+    for path in ("/admin/booking_exceptions/new/", "/admin/booking_offerings/new/", "/admin/booking_profiles/new/",
+                 url(expert)):
         body = browser.get(path).content.decode()
         # django-recurrence's widget and the django.contrib.admin jQuery it asked for.
         assert "recurrence/js" not in body and "/static/admin/" not in body, path

@@ -36,6 +36,7 @@
     form.querySelector('[name="' + prefix + '-TOTAL_FORMS"]').value = rows(group).length;
     // Rows are renumbered: none is an "initial" one any more (see hours._RowsFormSet).
     form.querySelector('[name="' + prefix + '-INITIAL_FORMS"]').value = 0;
+    if (group.hasAttribute("data-day")) summarise(group);
   }
 
   function blank(row) {
@@ -77,6 +78,17 @@
     mark.hidden = !(range.start && range.end && range.end < range.start);
   }
 
+  // The line under the day's name: "09:00–12:00, 22:00–02:00 (+1)", or "closed".
+  function summarise(day) {
+    var line = day.querySelector("[data-summary]");
+    if (!line) return;
+    var on = day.querySelector("[data-on]");
+    var labels = rows(day).map(readRange).filter(function (r) { return r.start && r.end; }).map(function (r) {
+      return r.start + "\u2013" + r.end + (r.end <= r.start ? " (+1)" : "");
+    });
+    line.textContent = on.checked && labels.length ? labels.join(", ") : line.getAttribute("data-closed");
+  }
+
   function showKind(row) {
     var select = row.querySelector("select");
     if (select) row.setAttribute("data-kind", select.value);
@@ -94,8 +106,11 @@
         if (add) add.focus();
       });
     }
-    row.addEventListener("input", function () { showNextDay(row); });
-    row.addEventListener("change", function () { showNextDay(row); showKind(row); });
+    row.addEventListener("input", function () { showNextDay(row); if (group.hasAttribute("data-day")) summarise(group); });
+    row.addEventListener("change", function () {
+      showNextDay(row); showKind(row);
+      if (group.hasAttribute("data-day")) summarise(group);
+    });
     showNextDay(row);
     showKind(row);
   }
@@ -138,6 +153,7 @@
         var row = newRow(day);
         setRange(row, "09:00", "17:00", null);
       }
+      summarise(day);
     });
     day.querySelector("[data-copy]").addEventListener("click", function (event) {
       event.preventDefault();
@@ -151,6 +167,7 @@
         var targetOn = target.querySelector("[data-on]");
         targetOn.checked = on.checked;
         target.classList.toggle("hours__day--off", !on.checked);
+        summarise(target);
       });
       if (on.checked) takeAppointments();
       announce(form.getAttribute("data-copied"));
