@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import recurrence
 from django import forms
+from django.db import transaction
 from django.forms import formset_factory
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS
@@ -617,3 +618,20 @@ def preview(expert, mode: str, now: datetime | None = None) -> dict:
             for n in range(PREVIEW_DAYS)]
     return {"mode": mode, "mode_label": Mode(mode).label, "minutes": minutes, "days": days,
             "zone": expert.time_zone, "offered": offering is not None, "count": len(free)}
+
+
+def preview_unsaved(expert, plan: Plan, mode: str, now: datetime | None = None) -> dict:
+    """The preview of ``plan`` before it is saved: written inside a transaction that is rolled
+    back, so the booking's engine reads it exactly as it would once saved."""
+    from modules.booking import services
+
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            services.set_hours(expert, plan, now=now)
+            shown = preview(expert, mode, now)
+            transaction.set_rollback(True)
+    finally:
+        # services.profile() cached the profile row of the rolled-back transaction on the expert.
+        expert.__dict__.pop("_booking_profile_cache", None)
+    return {**shown, "unsaved": True}

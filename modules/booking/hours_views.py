@@ -103,7 +103,15 @@ class HoursView(_Gated, WagtailAdminTemplateMixin, TemplateView):
             editor.is_valid()
             return self.render_to_response(self.get_context_data(editor=editor, copied=True))
         editor = hours.HoursEditor(request.POST, plan=self.stored.plan, today=self.today)
-        if editor.is_valid():
+        if editor.is_valid() and "preview" in request.POST:
+            # "Preview": the free times these hours would give, nothing saved.
+            try:
+                shown = hours.preview_unsaved(self.expert, editor.plan(), self._mode(), self.now)
+            except services.BookingError as error:
+                messages.error(request, error.message)
+            else:
+                return self.render_to_response(self.get_context_data(editor=editor, preview=shown))
+        elif editor.is_valid():
             try:
                 services.set_hours(self.expert, editor.plan(), now=self.now)
             except services.BookingError as error:
@@ -117,15 +125,19 @@ class HoursView(_Gated, WagtailAdminTemplateMixin, TemplateView):
         response.status_code = 400
         return response
 
+    def _mode(self):
+        """The mode the preview shows: the one asked for, else the first the expert sells."""
+        mode = self.request.GET.get("mode")
+        if mode in Mode.values:
+            return mode
+        offered = list(availability.bookable_offerings([self.expert.pk])[self.expert.pk]) or list(Mode.values)
+        return offered[0]
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        offered = list(availability.bookable_offerings([self.expert.pk])[self.expert.pk]) or list(Mode.values)
-        mode = self.request.GET.get("mode")
-        if mode not in Mode.values:
-            mode = offered[0]
         context.update(
             expert=self.expert,
-            preview=hours.preview(self.expert, mode, self.now),
+            preview=kwargs.get("preview") or hours.preview(self.expert, self._mode(), self.now),
             preview_modes=[(m.value, m.label) for m in Mode],
             kept_rules=self.stored.kept_rules,
             kept_exceptions=self.stored.kept_exceptions,

@@ -20,10 +20,12 @@ PARIS = ZoneInfo("Europe/Paris")
 WORDS = {
     "fr": {"open": "Ouvert le mardi", "add": "Ajouter une plage le mardi",
            "copy": "Copier le mardi du lundi au vendredi", "add_date": "Ajouter une date", "save": "Enregistrer",
-           "saved": "Vos horaires sont enregistrés", "monday": "Lundi", "prefix": ""},
+           "saved": "Vos horaires sont enregistrés", "monday": "Lundi", "prefix": "",
+           "preview": "Voir les créneaux libres (sans enregistrer)"},
     "en": {"open": "Open on Tuesday", "add": "Add a range on Tuesday",
            "copy": "Copy Tuesday to Monday–Friday", "add_date": "Add a date", "save": "Save",
-           "saved": "Your hours are saved", "monday": "Monday", "prefix": "/en"},
+           "saved": "Your hours are saved", "monday": "Monday", "prefix": "/en",
+           "preview": "Preview the free times (nothing saved)"},
 }
 
 
@@ -106,6 +108,13 @@ def test_an_expert_sets_their_week_by_clicking_and_a_visitor_sees_those_times(
         assert [tab.input_value(f"#id_day{day}-{i}-{end}") for i in (0, 1) for end in ("start", "end")] == [
             "09:00", "12:00", "14:00", "18:00"]
     assert not tab.locator("#id_on_5").is_checked() and not tab.locator("#id_on_6").is_checked()
+    # Preview before saving: the engine's free times for the week in the form, nothing written.
+    tab.get_by_role("button", name=words["preview"]).click()
+    tab.locator("[data-unsaved]").wait_for()
+    next_tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
+    assert tab.locator(f'[data-date="{next_tuesday.isoformat()}"] time').count() == 14
+    assert AvailabilityRule.objects.filter(expert=expert).count() == 0
+    assert tab.input_value("#id_day4-1-end") == "18:00"
     # An overnight range shows "(+1)" as it is typed; removed again.
     tab.get_by_role("button", name=words["add"]).click()
     tab.fill("#id_day1-2-start", "22:00")
@@ -116,7 +125,7 @@ def test_an_expert_sets_their_week_by_clicking_and_a_visitor_sees_those_times(
     # Closed next Friday.
     tab.get_by_role("button", name=words["add_date"]).click()
     tab.fill("#id_ov-0-first", next_friday.isoformat())
-    tab.get_by_role("button", name=words["save"]).click()
+    tab.get_by_role("button", name=words["save"], exact=True).click()
     tab.wait_for_load_state()
     assert words["saved"] in tab.locator(".messages").inner_text()
     # Wagtail fades its messages in: axe judges the contrast once they are fully shown.

@@ -338,3 +338,41 @@ def test_the_old_rule_form_and_its_widget_are_gone(practice, expert_setup):
         assert "recurrence/js" not in body and "/static/admin/" not in body, path
     menu = browser.get("/admin/").content.decode()
     assert "/admin/booking_hours/" in menu
+
+
+def test_preview_before_saving_shows_the_posted_hours_and_writes_nothing(practice, expert_setup):
+    from modules.booking.models import BookingProfile
+
+    expert, _page = expert_setup
+    BookingProfile.objects.get_or_create(expert=expert)
+    before = rows(expert)
+    modes_before = BookingProfile.objects.get(expert=expert).modes_off
+    data = week_post({2: [("20:00", "21:00")]}, modes_on=("chat", "phone"),
+                     overrides=[{"kind": "closed", "first": "2026-11-11"}])
+    response = post_with_token(csrf_client(expert.user), url(expert) + "?mode=chat", {**data, "preview": "1"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "rien n’est enregistré avant d’appuyer sur Enregistrer" in body
+    # Wednesday 4 November: 20:00 and 20:30 (chat's 15-minute package), the 11th closed, no Monday hours.
+    wednesday = re.search(r'data-date="2026-11-04">(.*?)</li>', body, re.S).group(1)
+    assert re.findall(r">(\d\d:\d\d)</time>", wednesday) == ["20:00", "20:30"]
+    assert "<time" not in re.search(r'data-date="2026-11-11">(.*?)</li>', body, re.S).group(1)
+    assert "<time" not in re.search(r'data-date="2026-11-09">(.*?)</li>', body, re.S).group(1)
+    # The form shows what was posted, the database what was there.
+    assert 'name="day2-0-start" value="20:00"' in body
+    assert rows(expert) == before
+    assert BookingProfile.objects.get(expert=expert).modes_off == modes_before
+    # The page shown afterwards reads the saved week again: Monday's 09:00.
+    saved = csrf_client(expert.user).get(url(expert) + "?mode=chat").content.decode()
+    monday = re.search(r'data-date="2026-11-02">(.*?)</li>', saved, re.S).group(1)
+    assert ">09:00</time>" in monday
+
+
+def test_a_bad_preview_is_refused_like_a_bad_save(practice, expert_setup):
+    expert, _page = expert_setup
+    before = rows(expert)
+    data = week_post({1: [("09:00", "12:00"), ("11:00", "13:00")]})
+    response = post_with_token(csrf_client(expert.user), url(expert), {**data, "preview": "1"})
+    assert response.status_code == 400
+    assert "chevauche 09:00–12:00" in response.content.decode()
+    assert rows(expert) == before

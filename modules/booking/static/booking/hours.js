@@ -131,6 +131,17 @@
     }
   }
 
+  // Enter in a field saves, as in any form; the browser would press the first submit button
+  // of the page, which is a day's "Copy" button.
+  var save = form.querySelector("[data-save]");
+  form.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (event.key !== "Enter" || target.tagName !== "INPUT" || !save) return;
+    if (["button", "submit", "checkbox", "radio"].indexOf(target.type) !== -1) return;
+    event.preventDefault();
+    if (form.requestSubmit) form.requestSubmit(save); else save.click();
+  });
+
   var days = Array.prototype.slice.call(form.querySelectorAll("[data-day]"));
   form.querySelectorAll("[data-prefix]").forEach(enhanceGroup);
 
