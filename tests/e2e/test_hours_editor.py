@@ -170,3 +170,41 @@ def test_an_expert_sets_their_week_by_clicking_and_a_visitor_sees_those_times(
     assert next_friday.isoformat() not in shown
     assert shown in (expected_slots(before, next_friday), expected_slots(after, next_friday))
     visitor.context.close()
+
+
+def test_an_overlap_is_shown_on_its_field_to_a_screen_reader_and_nothing_is_saved(hours_site, browser, guard,
+                                                                                  axe_script):
+    from modules.booking.models import AvailabilityException, AvailabilityRule
+
+    url, expert, _page, _page_en = hours_site
+    context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
+    tab = context.new_page()
+    watched = guard(tab)
+    # The refused form answers 400 on purpose (Chromium logs that page's status as a console
+    # error); every asset it loads is still checked by its own response.
+    watched.allow(f"/admin/booking_hours/{expert.pk}/")
+    watched.allow("the server responded with a status of 400")
+    tab.goto(f"{url}/admin/login/")
+    tab.fill("#id_username", expert.user.email)
+    tab.fill("#id_password", "expert-password-2026")
+    tab.locator('button[type="submit"]').click()
+    tab.wait_for_url(f"{url}/admin/")
+    tab.goto(f"{url}/admin/booking_hours/{expert.pk}/")
+    tab.get_by_label("Ouvert le mardi").check()
+    tab.fill("#id_day1-0-start", "09:00")
+    tab.fill("#id_day1-0-end", "12:00")
+    tab.get_by_role("button", name="Ajouter une plage le mardi").click()
+    tab.fill("#id_day1-1-start", "11:00")
+    tab.fill("#id_day1-1-end", "13:00")
+    tab.get_by_role("button", name="Enregistrer", exact=True).click()
+    tab.locator(".error-message").first.wait_for()
+    start = tab.locator("#id_day1-1-start")
+    assert start.get_attribute("aria-invalid") == "true"
+    described = start.get_attribute("aria-describedby")
+    assert tab.locator(f"#{described}").inner_text() == "Cette plage chevauche 09:00–12:00."
+    assert "Rien n’a été enregistré" in tab.locator(".messages").inner_text()
+    tab.wait_for_function("getComputedStyle(document.querySelector('.messages > ul')).opacity === '1'")
+    assert serious_axe_violations(tab, axe_script) == []
+    assert not AvailabilityRule.objects.filter(expert=expert).exists()
+    assert not AvailabilityException.objects.filter(expert=expert).exists()
+    context.close()

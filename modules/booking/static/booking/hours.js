@@ -26,10 +26,13 @@
     var prefix = group.getAttribute("data-prefix");
     var pattern = new RegExp("^(id_)?(" + prefix + "-)(\\d+|__prefix__)(-)");
     rows(group).forEach(function (row, index) {
-      row.querySelectorAll("[name], [id], [for]").forEach(function (el) {
-        ["name", "id", "for"].forEach(function (attr) {
+      row.querySelectorAll("[name], [id], [for], [aria-describedby]").forEach(function (el) {
+        ["name", "id", "for", "aria-describedby"].forEach(function (attr) {
           var value = el.getAttribute(attr);
-          if (value) el.setAttribute(attr, value.replace(pattern, "$1$2" + index + "$4"));
+          if (!value) return;
+          el.setAttribute(attr, value.split(" ").map(function (token) {
+            return token.replace(pattern, "$1$2" + index + "$4");
+          }).join(" "));
         });
       });
     });
