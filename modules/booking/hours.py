@@ -316,6 +316,19 @@ class RangeForm(forms.Form):
             self.add_error("modes", _("Tick at least one mode."))
         return data
 
+    def chosen_modes(self) -> list[str]:
+        value = self["modes"].value()
+        return [m for m in ALL_MODES if m in (value or [])]
+
+    def all_modes(self) -> bool:
+        return len(self.chosen_modes()) == len(ALL_MODES)
+
+    def modes_summary(self) -> str:
+        """Whom the range is for, in words: "every mode", or "Chat, Phone"."""
+        if self.all_modes():
+            return _("every mode")
+        return ", ".join(str(Mode(m).label) for m in self.chosen_modes()) or "—"
+
     def range(self) -> Range:
         data = self.cleaned_data
         return Range(data["start"], data["end"], _modes(data["modes"]))

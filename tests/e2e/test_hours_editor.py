@@ -196,6 +196,12 @@ def test_an_overlap_is_shown_on_its_field_to_a_screen_reader_and_nothing_is_save
     tab.get_by_role("button", name="Ajouter une plage le mardi").click()
     tab.fill("#id_day1-1-start", "11:00")
     tab.fill("#id_day1-1-end", "13:00")
+    # The first range's modes, folded under "Pour tous les modes": opened by the keyboard, video off.
+    first = tab.locator("#id_day1-0-start").locator("xpath=ancestor::li")
+    first.locator("summary").focus()
+    tab.keyboard.press("Enter")
+    first.get_by_label("Vidéo").uncheck()
+    assert first.locator("[data-modes-summary]").inner_text() == "Chat, Téléphone"
     tab.get_by_role("button", name="Enregistrer", exact=True).click()
     tab.locator(".error-message").first.wait_for()
     start = tab.locator("#id_day1-1-start")

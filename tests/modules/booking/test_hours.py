@@ -194,6 +194,13 @@ def test_an_overnight_range_and_per_mode_ranges(practice, expert_setup):
     chat = availability.free_slots(expert, "chat", 15, NOW, end, NOW)
     assert local(date(2026, 11, 3), 9) in chat and local(date(2026, 11, 3), 9, 30) in chat
     assert hours.range_label(time(22), time(2)) == "22:00–02:00 (+1)"
+    # Shown back: a range for every mode keeps its modes folded, one for chat only shows them.
+    page = csrf_client(expert.user).get(url(expert)).content.decode()
+    monday = page[page.index('data-day="0"'):page.index('data-day="1"')]
+    assert '<details class="hours__modes-more">' in monday and ">tous les modes</span>" in monday
+    tuesday = page[page.index('data-day="1"'):page.index('data-day="2"')]
+    assert tuesday.count('<details class="hours__modes-more" open>') == 2
+    assert ">Chat</span>" in tuesday and ">Téléphone</span>" in tuesday
 
 
 @pytest.mark.parametrize(("data", "field", "message"), [

@@ -65,6 +65,7 @@
       box.checked = modes === null || modes.indexOf(box.value) !== -1;
     });
     showNextDay(row);
+    summariseModes(row);
   }
 
   function readRange(row) {
@@ -92,6 +93,16 @@
     line.textContent = on.checked && labels.length ? labels.join(", ") : line.getAttribute("data-closed");
   }
 
+  // "For every mode", or the modes ticked, on the line that opens a range's modes.
+  function summariseModes(row) {
+    var line = row.querySelector("[data-modes-summary]");
+    if (!line) return;
+    var boxes = Array.prototype.slice.call(row.querySelectorAll('input[type="checkbox"]'));
+    var ticked = boxes.filter(function (box) { return box.checked; });
+    line.textContent = ticked.length === boxes.length ? line.getAttribute("data-every")
+      : ticked.map(function (box) { return box.parentNode.textContent.trim(); }).join(", ") || "\u2014";
+  }
+
   function showKind(row) {
     var select = row.querySelector("select");
     if (select) row.setAttribute("data-kind", select.value);
@@ -111,7 +122,7 @@
     }
     row.addEventListener("input", function () { showNextDay(row); if (group.hasAttribute("data-day")) summarise(group); });
     row.addEventListener("change", function () {
-      showNextDay(row); showKind(row);
+      showNextDay(row); showKind(row); summariseModes(row);
       if (group.hasAttribute("data-day")) summarise(group);
     });
     showNextDay(row);
