@@ -50,6 +50,9 @@ class ExpertsView(_Gated, WagtailAdminTemplateMixin, TemplateView):
     header_icon = "time"
     edit_url_name = None
 
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [{"url": "", "label": self.page_title}]
+
     def get(self, request, *args, **kwargs):
         user = request.user
         if not (user.is_superuser or user.has_perm("site_core.change_expert")):
@@ -81,6 +84,14 @@ class HoursView(_Gated, WagtailAdminTemplateMixin, TemplateView):
 
     def get_page_subtitle(self):
         return str(self.expert) if self.expert else ""
+
+    def get_breadcrumbs_items(self):
+        # An administrator goes back to the list of experts; an expert has only their own hours.
+        many = editable_experts(self.request.user).count() > 1
+        return self.breadcrumbs_items + [
+            {"url": reverse(self.index_url_name) if many else "", "label": self.get_page_title()},
+            {"url": "", "label": self.get_page_subtitle()},
+        ]
 
     def _load(self, expert_id):
         self.expert = get_object_or_404(editable_experts(self.request.user), pk=expert_id)
