@@ -328,6 +328,9 @@ def test_only_the_expert_and_the_practice_administrators_get_in(practice, expert
     boss = csrf_client(admin)
     listing = boss.get("/admin/booking_hours/").content.decode()
     assert url(expert) in listing and url(colleague) in listing
+    page = boss.get(url(colleague)).content.decode()
+    assert "<title>Horaires d’ouverture: Marc Dubois" in page and 'href="/admin/booking_hours/"' in page
+    assert 'href="/admin/booking_hours/"' not in csrf_client(expert.user).get(url(expert)).content.decode()
     response = post_with_token(boss, url(colleague), week_post({4: [("08:00", "09:00")]}))
     assert response.status_code == 302
     assert AvailabilityRule.objects.get(expert=colleague).start_time == time(8)
