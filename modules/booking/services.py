@@ -25,6 +25,7 @@ from modules.booking import availability
 from modules.booking.models import (
     Appointment,
     AvailabilityException,
+    AvailabilityRule,
     BookingProfile,
     BookingSettings,
     Mode,
@@ -172,6 +173,39 @@ def set_modes_off(expert, modes) -> BookingProfile:
     row.modes_off = sorted(set(modes))
     row.save(update_fields=["modes_off"])
     return row
+
+
+@transaction.atomic
+def set_hours(expert, plan, now=None):
+    """Replace the expert's weekly hours and date overrides with the editor's ``plan``
+    (modules.booking.hours.Plan), and the modes they take now.
+
+    Only the rows the editor shows are replaced: past exceptions, the running "Now"
+    opening and rules or closures it cannot show (every other week, a two-hour break, a
+    single mode) stay. Returns the rules and exceptions written."""
+    from modules.booking import hours
+
+    unknown = set(plan.modes_off) - set(Mode.values)
+    if unknown:
+        raise BookingError(_("Unknown mode."), field="modes")
+    now = now or timezone.now()
+    row = profile(expert)  # locks the expert's profile: two saves of one editor queue up
+    stored = hours.read(expert, row, now)
+    AvailabilityRule.objects.filter(pk__in=[r.pk for r in stored.rules]).delete()
+    AvailabilityException.objects.filter(pk__in=[e.pk for e in stored.exceptions]).delete()
+    rules, exceptions = hours.rows_for(expert, plan)
+    for rule in rules:
+        rule.full_clean()
+        rule.save()
+    # "Other hours" today whose range is already over open nothing any more.
+    exceptions = [e for e in exceptions if e.ends_at > now]
+    for exception in exceptions:
+        exception.full_clean()
+        exception.save()
+    if sorted(plan.modes_off) != sorted(row.modes_off or []):
+        row.modes_off = sorted(set(plan.modes_off))
+        row.save(update_fields=["modes_off"])
+    return rules, exceptions
 
 
 # --- Booking -------------------------------------------------------------

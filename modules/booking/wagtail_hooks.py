@@ -16,10 +16,10 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from modules.booking import availability, services
+from modules.booking.hours_views import HoursViewSet
 from modules.booking.models import (
     Appointment,
     AvailabilityException,
-    AvailabilityRule,
     BookingProfile,
     Mode,
     Offering,
@@ -273,14 +273,6 @@ class OfferingViewSet(OwnedViewSet):
                    "long_minutes", "long_price", "instant_rate"]
 
 
-class AvailabilityRuleViewSet(OwnedViewSet):
-    model = AvailabilityRule
-    icon = "time"
-    menu_label = _("Opening hours")
-    list_display = ["expert", "days_display", "hours_display", "modes_display"]
-    form_fields = ["expert", "recurrence", "start_time", "end_time", "modes", "valid_from"]
-
-
 class AvailabilityExceptionViewSet(OwnedViewSet):
     model = AvailabilityException
     icon = "calendar-alt"
@@ -303,7 +295,9 @@ class BookingGroup(ViewSetGroup):
     menu_label = _("Schedule and prices")
     menu_icon = "date"
     menu_order = 205
-    items = (OfferingViewSet("booking_offerings"), AvailabilityRuleViewSet("booking_rules"),
+    # Weekly hours are edited in the hours editor (hours_views), not row by row: its form
+    # replaces django-recurrence's widget, whose script needs django.contrib.admin's jQuery.
+    items = (OfferingViewSet("booking_offerings"), HoursViewSet("booking_hours"),
              AvailabilityExceptionViewSet("booking_exceptions"), BookingProfileViewSet("booking_profiles"))
 
 

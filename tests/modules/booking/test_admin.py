@@ -126,16 +126,16 @@ def test_client_portal_lists_their_consultations_only(client, request_for_sophie
     assert request_for_sophie.code not in client.get("/portal/").content.decode()
 
 
-def test_opening_hours_list_reads_as_days_hours_and_modes(client, practice, expert_setup):
-    from django.utils import translation
-
+def test_opening_hours_read_as_days_hours_and_modes(client, practice, expert_setup):
     expert, _page = expert_setup
     client.force_login(expert.user)
-    body = client.get("/admin/booking_rules/").content.decode()
-    with translation.override("fr"):
-        from django.utils.dates import WEEKDAYS_ABBR
-        monday = str(WEEKDAYS_ABBR[0])
-    assert monday in body and "09:00–12:00" in body and "tous les modes" in body
+    body = client.get(f"/admin/booking_hours/{expert.pk}/").content.decode()
+    assert "Lundi" in body and "Dimanche" in body
+    for day in range(6):  # Monday to Saturday, 09:00–12:00 and 14:00–18:00, every mode
+        assert f'name="on_{day}" id="id_on_{day}" data-on checked' in body
+        assert f'name="day{day}-0-start" value="09:00"' in body and f'name="day{day}-1-end" value="18:00"' in body
+        assert f'name="day{day}-0-modes" value="video" id="id_day{day}-0-modes_1" checked' in body
+    assert 'name="on_6" id="id_on_6" data-on>' in body
 
 
 def test_an_expert_enters_holidays_in_their_own_time_zone(client, practice, make_expert):
