@@ -3,7 +3,7 @@ Monday–Friday, closes next Friday and saves; an anonymous visitor then sees ex
 on the public booking page. In French and in English, with no broken asset, no console error
 and no serious accessibility violation."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
