@@ -171,9 +171,8 @@ def _remember_keys(sender, instance, raw=False, update_fields=None, **kwargs):
     )
 
 
-def _row_changed(sender, instance, raw=False, **kwargs):
-    if raw:  # loaddata: no page has been rendered from it yet
-        return
+def _row_changed(sender, instance, **kwargs):
+    # loaddata (raw) too: fixtures loaded into a running site change what it shows.
     previous = instance.__dict__.pop("_cabinet_page_keys", None)
     tags = set()
     for declaration in _by_model().get(sender, ()):

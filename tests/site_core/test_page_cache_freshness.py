@@ -41,6 +41,18 @@ def two_experts(practice, make_expert):
     return alice, alice_page, bruno, bruno_page
 
 
+def test_the_cache_is_redis_when_redis_url_is_set():
+    """CI sets REDIS_URL: these tests then run on the Redis cache, as production does."""
+    import os
+
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+    from django.core.cache.backends.redis import RedisCache
+
+    expected = RedisCache if os.environ.get("REDIS_URL") else LocMemCache
+    assert type(caches["default"]) is expected
+
+
 # --- The declaration --------------------------------------------------------
 
 class TestDeclaration:
