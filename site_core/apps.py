@@ -12,9 +12,13 @@ class SiteCoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     #: What every page shows of the kernel's rows (site_core.cache): the pages themselves
-    #: (titles in menus and cards, links), images, and each site's practice settings.
+    #: (titles in menus and cards, links), who may see them (a page made private must
+    #: stop being served from the cache to anyone), languages, images, and each site's
+    #: practice settings (name, logo, contact email and phone, modules on).
     shown_on_pages = (
         ShownOnPages("wagtailcore.Page", everywhere=True),
+        ShownOnPages("wagtailcore.PageViewRestriction", everywhere=True),
+        ShownOnPages("wagtailcore.Locale", everywhere=True),
         ShownOnPages("wagtailcore.Site", everywhere=True),
         ShownOnPages(get_image_model_string(), everywhere=True),
         ShownOnPages("site_core.PracticeSettings", site="site"),

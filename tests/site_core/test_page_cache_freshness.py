@@ -79,8 +79,11 @@ class TestDeclaration:
             PracticeSettings,
         )
 
+        from wagtail.models import Locale, PageViewRestriction, Site
+
         for model in (Offering, BookingProfile, AvailabilityRule, AvailabilityException, PracticeSettings,
-                      ExpertPage, ExpertIndexPage, HomePage, ContentPage, get_image_model()):
+                      ExpertPage, ExpertIndexPage, HomePage, ContentPage, get_image_model(),
+                      PageViewRestriction, Locale, Site):
             assert model in page_cache._by_model(), model
             assert post_save.has_listeners(model) and post_delete.has_listeners(model), model
 
@@ -338,6 +341,21 @@ class TestVisitorsSeeChangesAtOnce:
         there = Client(HTTP_HOST="autre.test").get("/")
         assert state(there) == "miss" and "Autre Cabinet Renommé" in there.content.decode()
         assert state(Client().get("/")) == "hit"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("cached")
+def test_a_page_made_private_is_no_longer_served_from_the_cache(practice, make_expert,
+                                                                 django_capture_on_commit_callbacks):
+    from wagtail.models import PageViewRestriction
+
+    _, page, _ = make_expert(practice, "Alice Martin", translate=False)
+    Client().get("/alice-martin/")
+    assert state(Client().get("/alice-martin/")) == "hit"
+    with django_capture_on_commit_callbacks(execute=True):
+        PageViewRestriction.objects.create(page=page, restriction_type=PageViewRestriction.LOGIN)
+    response = Client().get("/alice-martin/")
+    assert response.status_code == 302 and "/alice-martin/" in response["Location"]
 
 
 # --- A page that changes by itself -----------------------------------------------------
