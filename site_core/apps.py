@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+from wagtail.images import get_image_model_string
+
+from site_core.cache import ShownOnPages
 
 
 class SiteCoreConfig(AppConfig):
@@ -8,10 +11,24 @@ class SiteCoreConfig(AppConfig):
     verbose_name = _("Cabinet")
     default_auto_field = "django.db.models.BigAutoField"
 
+    #: What every page shows of the kernel's rows (site_core.cache): the pages themselves
+    #: (titles in menus and cards, links), who may see them (a page made private must
+    #: stop being served from the cache to anyone), languages, images, and each site's
+    #: practice settings (name, logo, contact email and phone, modules on).
+    shown_on_pages = (
+        ShownOnPages("wagtailcore.Page", everywhere=True),
+        ShownOnPages("wagtailcore.PageViewRestriction", everywhere=True),
+        ShownOnPages("wagtailcore.Locale", everywhere=True),
+        ShownOnPages("wagtailcore.Site", everywhere=True),
+        ShownOnPages(get_image_model_string(), everywhere=True),
+        ShownOnPages("site_core.PracticeSettings", site="site"),
+    )
+
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from site_core import checks, receivers  # noqa: F401  (registers checks, connects receivers)
+        from site_core import cache, checks, receivers  # noqa: F401  (registers checks, connects receivers)
         from site_core.schedules import ensure_schedules
 
+        cache.connect()
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="cabinet-schedules")

@@ -4,12 +4,13 @@ import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import Http404, HttpResponseBadRequest
-from django.utils import translation
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.utils import timezone, translation
+from wagtail.models import Page, Site
 
 from site_core import cache as page_cache
 from site_core.context import current_site, reset_current_request, set_current_request
-from site_core.modules import get_module, is_enabled
+from site_core.modules import enabled_labels, get_module, is_enabled
 
 CSRF_FIELD = b'name="csrfmiddlewaretoken"'
 
@@ -90,9 +91,12 @@ class PageCacheMiddleware:
     """Caches the pages Wagtail serves to anonymous visitors.
 
     Only a GET from a visitor without a session, answered 200 without
-    cookies, without a CSRF token and not marked private, is stored; the key holds the host, the
-    language, the full path and the cache generation (site_core.cache), so a
-    publish or a settings change is seen at once by every process.
+    cookies, without a CSRF token and not marked private, is stored. The key
+    holds the host, the language and the full path; the entry holds the page
+    with the generations of what it shows (site_core.cache), read before it was
+    rendered, so a change committed meanwhile makes it stale at once, in every
+    process. It is kept ``CABINET_PAGE_CACHE_SECONDS`` at most, less when what it
+    shows changes by itself sooner (an "available now" that runs out).
     """
 
     def __init__(self, get_response):
@@ -100,8 +104,8 @@ class PageCacheMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        key = getattr(request, "_cabinet_page_cache_key", None)
-        if key and self._storable(response):
+        pending = getattr(request, "_cabinet_page_cache", None)
+        if pending and self._storable(response):
             response = response.render() if hasattr(response, "render") and not response.is_rendered else response
             # A form's CSRF token belongs to one visitor. Usually the CSRF cookie
             # set with it already keeps the page out, but not when tokens live
@@ -109,7 +113,13 @@ class PageCacheMiddleware:
             # added after this middleware, so the page itself is the tell.
             if CSRF_FIELD in response.content:
                 return response
-            cache.set(key, response.content, settings.CABINET_PAGE_CACHE_SECONDS)
+            key, page, site, tags, generations, started = pending
+            # The moments are looked up from when rendering began (what the page shows
+            # was true then) and counted down from now, when the cache starts to keep it.
+            moment = page_cache.next_change(page, site, tags, started, enabled_labels(site))
+            seconds = page_cache.seconds_until(moment, timezone.now(), settings.CABINET_PAGE_CACHE_SECONDS)
+            if seconds > 0:
+                cache.set(key, {"generations": generations, "content": response.content}, seconds)
             response["X-Cabinet-Cache"] = "miss"
         return response
 
@@ -125,16 +135,27 @@ class PageCacheMiddleware:
         raw = "|".join(
             [request.get_host(), getattr(request, "LANGUAGE_CODE", ""), request.get_full_path()]
         )
-        key = f"cabinet:page:{page_cache.generation()}:{hashlib.sha256(raw.encode()).hexdigest()}"
-        content = cache.get(key)
-        if content is not None:
-            from django.http import HttpResponse
-
-            response = HttpResponse(content)
-            response["X-Cabinet-Cache"] = "hit"
-            response["Content-Language"] = getattr(request, "LANGUAGE_CODE", "")
-            return response
-        request._cabinet_page_cache_key = key
+        key = f"cabinet:page:{hashlib.sha256(raw.encode()).hexdigest()}"
+        entry = cache.get(key)
+        if isinstance(entry, dict):
+            stored = entry["generations"]
+            if page_cache.generations(tag for tag, _value in stored) == stored:
+                response = HttpResponse(entry["content"])
+                response["X-Cabinet-Cache"] = "hit"
+                response["Content-Language"] = getattr(request, "LANGUAGE_CODE", "")
+                return response
+        # Wagtail's serve view routes the same way and reuses this result.
+        path = view_args[0] if view_args else view_kwargs.get("path", "")
+        route = Page.route_for_request(request, path)
+        if route is None:
+            return None
+        page = route[0]
+        site = Site.find_for_request(request)
+        tags = page_cache.page_tags(page, site)
+        # Read before the page is rendered: a change committed while it renders leaves
+        # this copy stale (site_core.cache bumps after commit, never before).
+        started = timezone.now()
+        request._cabinet_page_cache = (key, page, site, tags, page_cache.generations(tags), started)
         return None
 
     @staticmethod

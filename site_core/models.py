@@ -293,6 +293,12 @@ class ExpertIndexPage(Page):
         if _top_level_clash(self, _parent_for_clean(self)):
             raise ValidationError({"slug": CLASH_MESSAGE})
 
+    def page_cache_tags(self):
+        """The cards show a little of every expert (site_core.cache)."""
+        from site_core.cache import INDEX
+
+        return [INDEX]
+
     def get_context(self, request, *args, **kwargs):
         from site_core.hooks import CONSTRUCT_EXPERT_CARD, get_hooks
 
@@ -414,6 +420,12 @@ class ExpertPage(Page):
         with translation.override(self.locale.language_code):
             path = reverse("wagtail_serve", args=(f"{self.slug}/",))
         return site_id, root_url, path
+
+    def page_cache_tags(self):
+        """The sections show the expert's rows: prices, availability... (site_core.cache)."""
+        from site_core.cache import expert_tag
+
+        return [expert_tag(self.expert_id)] if self.expert_id else []
 
     def get_sections(self, request):
         from site_core.hooks import REGISTER_EXPERT_PAGE_SECTIONS, get_hooks

@@ -6,7 +6,9 @@ A module is a Django app under ``modules/`` whose AppConfig subclasses
 practice turns modules on or off per Wagtail Site in Practice settings; when
 a module is off for a site, its URLs answer 404 there, its hook
 implementations are not called (:func:`site_core.hooks.get_hooks`), and so
-its page sections and admin menu items disappear.
+its page sections and admin menu items disappear. A module also declares which
+of its models public pages show (``shown_on_pages``), so that the anonymous page
+cache never serves them stale.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ class ModuleConfig(AppConfig):
     required = False
     #: URL prefix of the module's ``urls.py`` (None: the module has no URLs).
     url_prefix: str | None = None
+    #: The module's models whose rows public pages show, and which pages: a tuple of
+    #: :class:`site_core.cache.ShownOnPages`. The kernel makes the cached copies of
+    #: those pages stale when such a row is saved or deleted (after commit), and keeps
+    #: them no longer than the next moment a declared ``changes_at`` field comes to pass.
+    shown_on_pages: tuple = ()
 
     @property
     def urls_module(self):

@@ -1,12 +1,9 @@
-"""The kernel's own signal receivers, connected in SiteCoreConfig.ready()."""
+"""The kernel's own signal receivers, connected in SiteCoreConfig.ready().
 
-from django.db.models.signals import post_delete, post_save
+(The page cache's receivers are connected from the declarations, site_core.cache.)"""
+
+from django.db.models.signals import post_save
 from django.dispatch import receiver
-from wagtail.images.models import AbstractImage
-from wagtail.models import Page
-from wagtail.signals import page_published, page_unpublished
-
-from site_core import cache as page_cache
 
 
 @receiver(post_save)
@@ -27,18 +24,3 @@ def expert_page_saved(sender, instance, **kwargs):
         # The page permissions follow the expert's login.
         if kwargs.get("update_fields") is None or "user" in kwargs["update_fields"]:
             sync_expert_access(instance)
-
-
-@receiver(page_published)
-@receiver(page_unpublished)
-def page_changed(sender, **kwargs):
-    page_cache.invalidate_pages()
-
-
-@receiver(post_save)
-@receiver(post_delete)
-def content_changed(sender, instance, **kwargs):
-    from site_core.models import PracticeSettings
-
-    if isinstance(instance, Page | PracticeSettings | AbstractImage):
-        page_cache.invalidate_pages()

@@ -68,8 +68,23 @@ def consultations_section(page, request):
     rows = offering_rows(Offering.objects.filter(expert_id=page.expert_id, enabled=True), _currency(request))
     if not rows:
         return None
+    profile = BookingProfile.objects.filter(expert_id=page.expert_id).first()
     return PageSection(key="consultations", title=_("Consultations and prices"),
-                       template="booking/section.html", context={"rows": rows}, order=100)
+                       template="booking/section.html",
+                       context={"rows": rows, "right_now": right_now(profile)}, order=100)
+
+
+def right_now(profile, now=None) -> str | None:
+    """What the expert's switches say to visitors: "available" (now, for an instant session
+    or a slot soon), "paused" (a short break), or None."""
+    now = now or timezone.now()
+    if profile is None:
+        return None
+    if profile.paused_until and profile.paused_until > now:
+        return "paused"
+    if profile.is_available_now(now):
+        return "available"
+    return None
 
 
 @hooks.register(cabinet_hooks.CONSTRUCT_EXPERT_CARD)
@@ -87,6 +102,17 @@ def lowest_price_on_card(experts, cards, request):
         if page.expert_id in lowest:
             cards.setdefault(page.pk, []).append(
                 _("From %(price)s per minute") % {"price": Money(lowest[page.expert_id], currency)})
+
+
+@hooks.register(cabinet_hooks.CONSTRUCT_EXPERT_CARD)
+def available_now_on_card(experts, cards, request):
+    ids = [page.expert_id for page in experts if page.expert_id]
+    now = timezone.now()
+    available = {profile.expert_id for profile in BookingProfile.objects.filter(
+        expert_id__in=ids, available_now_until__gt=now) if right_now(profile, now) == "available"}
+    for page in experts:
+        if page.expert_id in available:
+            cards.setdefault(page.pk, []).append(_("Available now"))
 
 
 # --- Admin ------------------------------------------------------------------

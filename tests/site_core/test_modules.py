@@ -8,7 +8,7 @@ install nothing changes.
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
+from django.test import Client, TestCase
 from wagtail import hooks as wagtail_hooks
 
 from site_core import hooks
@@ -33,7 +33,9 @@ def switch_off(practice, *labels):
         on = [m for m in enabled_labels(None)]
     settings.enabled_modules = [label for label in on if label not in labels]
     settings.full_clean()
-    settings.save()
+    # Committed, as the admin's request would: the cached pages go stale on commit.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        settings.save()
     return settings
 
 

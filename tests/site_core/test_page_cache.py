@@ -51,14 +51,15 @@ class TestAnonymousCache:
         assert "Autre Cabinet" in there.content.decode()
         assert "Cabinet Test" not in there.content.decode()
 
-    def test_publishing_invalidates_at_once(self, practice, make_expert):
+    def test_publishing_invalidates_at_once(self, practice, make_expert, django_capture_on_commit_callbacks):
         _, page, _ = make_expert(practice, "Alice Martin")
         Client().get("/alice-martin/")
         Client().get("/experts/")
         assert cache_state(Client().get("/alice-martin/")) == "hit"
 
-        page.specialty = "Médiation familiale"
-        page.save_revision().publish()
+        with django_capture_on_commit_callbacks(execute=True):
+            page.specialty = "Médiation familiale"
+            page.save_revision().publish()
 
         response = Client().get("/alice-martin/")
         assert cache_state(response) == "miss"
@@ -68,16 +69,18 @@ class TestAnonymousCache:
         assert cache_state(index) == "miss"
         assert "Médiation familiale" in index.content.decode()
 
-    def test_unpublishing_invalidates(self, practice, make_expert):
+    def test_unpublishing_invalidates(self, practice, make_expert, django_capture_on_commit_callbacks):
         _, page, _ = make_expert(practice, "Alice Martin")
         Client().get("/alice-martin/")
-        page.unpublish()
+        with django_capture_on_commit_callbacks(execute=True):
+            page.unpublish()
         assert Client().get("/alice-martin/").status_code == 404
 
-    def test_settings_change_invalidates(self, practice):
+    def test_settings_change_invalidates(self, practice, django_capture_on_commit_callbacks):
         Client().get("/")
-        practice.settings.practice_name = "Cabinet Renommé"
-        practice.settings.save()
+        with django_capture_on_commit_callbacks(execute=True):
+            practice.settings.practice_name = "Cabinet Renommé"
+            practice.settings.save()
         response = Client().get("/")
         assert cache_state(response) == "miss"
         assert "Cabinet Renommé" in response.content.decode()
