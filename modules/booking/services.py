@@ -435,7 +435,13 @@ def _hold_instant(request, offering, minutes, phone, booking_profile, rules, now
         state=A.HELD, held_until=now + timedelta(minutes=rules.hold_minutes),
         idempotency_key=request.idempotency_key[:80],
     )
-    return _save_with_order(request, appointment, offering.instant_rate * minutes)
+    def still_available():
+        # Read again under the expert's lock: a pause committed meanwhile refuses the request.
+        if not availability.profile_for(request.expert, fresh=True).is_available_now(now):
+            raise ExpertPaused()
+        return True
+
+    return _save_with_order(request, appointment, offering.instant_rate * minutes, still_free=still_available)
 
 
 def _save_with_order(request, appointment, total, still_free=None):

@@ -356,6 +356,19 @@ def test_a_booking_committed_in_the_break_between_the_list_and_the_booking_is_se
     assert list(Appointment.objects.values_list("client", flat=True)) == [other.pk]
 
 
+def test_a_pause_committed_before_the_lock_refuses_an_instant_request(practice, open_expert, make_user,
+                                                                       monkeypatch):
+    now = at(PARIS, 2026, 11, 2, 9, 50)
+    Offering.objects.filter(expert=open_expert).update(price_per_minute=200, instant_rate=300)
+    services.available_now(open_expert, now=now)
+    expert = Expert.objects.get(pk=open_expert.pk)
+    _between_check_and_lock(monkeypatch, lambda: services.pause(Expert.objects.get(pk=expert.pk), now=now))
+    with pytest.raises(services.ExpertPaused):
+        services.hold(services.BookingRequest(site=practice.site, expert=expert, client=make_user(), mode="chat",
+                                              product="per_minute", budget_minutes=10, instant=True), now=now)
+    assert not Appointment.objects.exists()
+
+
 def test_after_a_pause_the_api_answers_409_expert_paused(client, practice, open_expert, make_user, monkeypatch):
     now = at(PARIS, 2026, 11, 2, 9, 50)
     monkeypatch.setattr("django.utils.timezone.now", lambda: now)
