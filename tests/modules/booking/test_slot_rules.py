@@ -16,7 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modules.booking import availability, services
-from modules.booking.models import Appointment, AvailabilityException, AvailabilityRule, BookingProfile, Offering
+from modules.booking.models import (
+    Appointment,
+    AvailabilityException,
+    AvailabilityRule,
+    BookingProfile,
+    Offering,
+)
 from modules.booking.slots import WeeklyRule, Window, expand_rules, free_slots
 from site_core.models import Expert
 
@@ -172,6 +178,24 @@ def test_the_api_lists_up_to_the_horizon_and_no_further(client, practice, daily_
     daily_expert("Europe/Paris")
     body = client.get("/api/v1/experts/expert-paris/slots", {"mode": "chat", "product": "long", "days": 30}).json()
     assert body["slots"][-1].startswith("2026-04-03T17:00:00")  # 19:00 in Paris (summer time)
+
+
+def test_the_booking_page_offers_the_last_evening_of_the_horizon(client, practice, make_expert, monkeypatch):
+    """From 20 October 00:30 in Paris, 15 x 24 h end at 3 November 23:30 (the clocks go back
+    on the 25th); 15 calendar days end at midnight, so 23:30 on the 3rd is offered, and taken."""
+    now = at(PARIS, 2026, 10, 20, 0, 30)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: now)
+    expert, page, _page_en = make_expert(practice, "Nina Night")
+    BookingProfile.objects.create(expert=expert, notice_minutes=0)
+    Offering.objects.create(expert=expert, mode="chat", long_minutes=30, long_price=5000)
+    AvailabilityRule.objects.create(expert=expert, recurrence=weekly(), start_time=time(23), end_time=time(0))
+    last = at(PARIS, 2026, 11, 3, 23, 30)
+    client.post(f"/booking/{page.pk}/", {"mode": "chat", "when": "appointment"})
+    client.post(f"/booking/{page.pk}/product/", {"product": "long"})
+    shown = client.get(f"/booking/{page.pk}/time/", {"day": "2026-11-03"})
+    assert last.isoformat() in shown.content.decode()
+    chosen = client.post(f"/booking/{page.pk}/time/", {"starts_at": last.isoformat()})
+    assert chosen.status_code == 302 and chosen["Location"].endswith("/confirm/")
 
 
 # --- A start listed is a start accepted, and the reverse ----------------------------------
