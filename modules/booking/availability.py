@@ -27,8 +27,10 @@ NOW_OPENING = timedelta(hours=3)
 PAUSE = timedelta(minutes=20)
 
 
-def profile_for(expert) -> BookingProfile:
-    profile = getattr(expert, "_booking_profile_cache", None)
+def profile_for(expert, *, fresh: bool = False) -> BookingProfile:
+    """The expert's booking profile, read once per expert object; ``fresh``: read again
+    (the re-check under the expert's lock must see a pause committed a moment earlier)."""
+    profile = None if fresh else getattr(expert, "_booking_profile_cache", None)
     if profile is None:
         profile = BookingProfile.objects.filter(expert=expert).first() or BookingProfile(expert=expert)
         expert._booking_profile_cache = profile
@@ -67,25 +69,42 @@ class Availability:
     closed: list[tuple[datetime, datetime]]
     profile: BookingProfile
 
+    time_zone: ZoneInfo | None = None
+
     def free(self, minutes: int, now: datetime) -> list[datetime]:
         profile = self.profile
+        until = horizon_end(profile, self.time_zone or ZoneInfo(profile.expert.time_zone), now)
         return engine.free_slots(
             self.windows, self.busy, closed=self.closed,
             duration=timedelta(minutes=minutes), now=now,
             step=timedelta(minutes=profile.slot_minutes),
             buffer=timedelta(minutes=profile.buffer_minutes),
             notice=timedelta(minutes=profile.notice_minutes),
-            horizon=timedelta(days=profile.horizon_days),
+            horizon=until - now, until=until,
         )
 
 
+def horizon_end(profile: BookingProfile, tz: ZoneInfo, now: datetime) -> datetime:
+    """When the booking horizon ends: ``horizon_days`` calendar days in the expert's zone,
+    today included, so the last day offered is today + horizon_days - 1 (local midnight, not
+    horizon_days x 24 hours: a clock change in between moves nothing)."""
+    today = now.astimezone(tz).date()
+    return datetime.combine(today + timedelta(days=profile.horizon_days), datetime.min.time(), tzinfo=tz)
+
+
+def booking_horizon_end(expert, now: datetime | None = None) -> datetime:
+    """``horizon_end`` of an expert: the first moment clients can no longer book."""
+    return horizon_end(profile_for(expert), ZoneInfo(expert.time_zone), now or timezone.now())
+
+
 def load(expert, mode: str, start: datetime, end: datetime, *, exclude_appointment=None,
-         now: datetime | None = None) -> Availability:
+         now: datetime | None = None, fresh: bool = False) -> Availability:
     """Rules, exceptions and live appointments of ``expert`` between ``start`` and ``end``.
 
     A hold whose time ran out (and whose order was not paid) no longer counts, even
-    before the sweeper has released it: booking releases it (services._insert)."""
-    profile = profile_for(expert)
+    before the sweeper has released it: booking releases it (services._insert).
+    ``fresh``: the booking profile (pause, modes off, buffer...) is read again too."""
+    profile = profile_for(expert, fresh=fresh)
     tz = ZoneInfo(expert.time_zone)
     rules = [
         engine.WeeklyRule(rule.recurrence, rule.start_time, rule.end_time, since=rule.valid_from)
@@ -116,26 +135,33 @@ def load(expert, mode: str, start: datetime, end: datetime, *, exclude_appointme
     if mode in (profile.modes_off or []):
         closed.append((start - margin, end + margin))
     windows = engine.expand_rules(rules, tz, start, end, extra=extra)
-    return Availability(windows=windows, busy=busy, closed=closed, profile=profile)
+    return Availability(windows=windows, busy=busy, closed=closed, profile=profile, time_zone=tz)
 
 
 def free_slots(expert, mode: str, minutes: int, start: datetime, end: datetime, now: datetime | None = None,
-               *, exclude_appointment=None) -> list[datetime]:
-    """Starts (UTC) at which ``expert`` can take a ``minutes``-long appointment in ``mode``."""
+               *, exclude_appointment=None, fresh: bool = False) -> list[datetime]:
+    """Starts (UTC) at which ``expert`` can take a ``minutes``-long appointment in ``mode``,
+    in [start, end) and before the end of the booking horizon (``horizon_end``).
+
+    The one rule for a free start: the lists clients choose from (page, API, move page)
+    and the checks the booking services make (``is_free``) all come here."""
     now = now or timezone.now()
     start = max(start, now)
     if end <= start:
         return []
-    availability = load(expert, mode, start, end, exclude_appointment=exclude_appointment, now=now)
+    # Openings up to a slot's end, past ``end``: the last start may run into one touching it.
+    availability = load(expert, mode, start, end + timedelta(minutes=minutes),
+                        exclude_appointment=exclude_appointment, now=now, fresh=fresh)
     return [slot for slot in availability.free(minutes, now) if start <= slot < end]
 
 
 def is_free(expert, mode: str, minutes: int, starts_at: datetime, now: datetime | None = None,
-            *, exclude_appointment=None) -> bool:
-    """Whether ``starts_at`` is one of the expert's free slots for that length and mode."""
+            *, exclude_appointment=None, fresh: bool = False) -> bool:
+    """Whether ``starts_at`` is one of the expert's free slots for that length and mode: the
+    same engine, with the same inputs, as the list clients choose from (free_slots)."""
     window = timedelta(minutes=minutes) + timedelta(days=1)
     return starts_at in free_slots(expert, mode, minutes, starts_at - window, starts_at + window, now,
-                                   exclude_appointment=exclude_appointment)
+                                   exclude_appointment=exclude_appointment, fresh=fresh)
 
 
 def has_availability(expert, now: datetime | None = None) -> bool:

@@ -69,6 +69,16 @@ class SlotTaken(BookingError):
         super().__init__(gettext_lazy("This time was just taken. Please choose another one."), code="slot_taken")
 
 
+class ExpertPaused(SlotTaken):
+    """The expert paused (or turned this mode off) between the list the client chose from
+    and the booking: refused like a taken slot (the API answers 409), with its own code."""
+
+    def __init__(self):
+        BookingError.__init__(self, gettext_lazy("The expert has just paused their bookings. "
+                                                 "Please choose another time."),
+                              code="expert_paused", field="starts_at")
+
+
 class KeyInUse(BookingError):
     """Another request with the same idempotency key is still being made (the API answers
     409 with ``Retry-After``, as the IETF Idempotency-Key draft says)."""
@@ -425,16 +435,16 @@ def _hold(request: BookingRequest, now) -> Appointment:
     if request.starts_at is None or timezone.is_naive(request.starts_at):
         raise BookingError(_("Choose a time."), field="starts_at")
     starts_at = request.starts_at
-    if starts_at <= now:
+    if starts_at < now:
         raise BookingError(_("This time has already passed."), field="starts_at")
-    if starts_at > now + timedelta(days=booking_profile.horizon_days):
+    if starts_at >= availability.booking_horizon_end(request.expert, now):
         raise BookingError(
             _("Appointments can be booked up to %(days)d days ahead.") % {"days": booking_profile.horizon_days},
             field="starts_at")
+    # The same rule as the list the client chose from (availability.free_slots), checked
+    # again under the expert's lock (_insert) with everything read afresh.
     if not availability.is_free(request.expert, request.mode, minutes, starts_at, now):
-        if not _overlapping_live(request.expert, starts_at, starts_at + timedelta(minutes=minutes)).exists():
-            raise BookingError(_("The expert is not available at this time."), field="starts_at")
-        raise SlotTaken()
+        _raise_not_free(request.expert, request.mode, starts_at, minutes, now)
     appointment = Appointment(
         site=request.site, expert=request.expert, client=request.client, mode=request.mode,
         product=request.product, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=minutes),
@@ -443,8 +453,25 @@ def _hold(request: BookingRequest, now) -> Appointment:
         state=A.HELD, held_until=now + timedelta(minutes=rules.hold_minutes),
         idempotency_key=request.idempotency_key[:80],
     )
-    return _save_with_order(request, appointment, total, still_free=lambda: availability.is_free(
-        request.expert, request.mode, minutes, starts_at, now))
+    def still_free():
+        if not availability.is_free(request.expert, request.mode, minutes, starts_at, now, fresh=True):
+            # Listed a moment ago, gone now: taken by a booking committed meanwhile, or the
+            # expert paused.
+            _raise_not_free(request.expert, request.mode, starts_at, minutes, now, listed=True)
+        return True
+
+    return _save_with_order(request, appointment, total, still_free=still_free)
+
+
+def _raise_not_free(expert, mode, starts_at, minutes, now, *, listed=False):
+    """Why a start is not free: ExpertPaused (the expert's pause covers it), SlotTaken (an
+    appointment is there, or the start was free a moment ago), else not available (400)."""
+    profile = availability.profile_for(expert)
+    if profile.paused_until and profile.paused_until > starts_at:
+        raise ExpertPaused()
+    if listed or _overlapping_live(expert, starts_at, starts_at + timedelta(minutes=minutes)).exists():
+        raise SlotTaken()
+    raise BookingError(_("The expert is not available at this time."), field="starts_at")
 
 
 def _hold_instant(request, offering, minutes, phone, booking_profile, rules, now):
@@ -463,7 +490,13 @@ def _hold_instant(request, offering, minutes, phone, booking_profile, rules, now
         state=A.HELD, held_until=now + timedelta(minutes=rules.hold_minutes),
         idempotency_key=request.idempotency_key[:80],
     )
-    return _save_with_order(request, appointment, offering.instant_rate * minutes)
+    def still_available():
+        # Read again under the expert's lock: a pause committed meanwhile refuses the request.
+        if not availability.profile_for(request.expert, fresh=True).is_available_now(now):
+            raise ExpertPaused()
+        return True
+
+    return _save_with_order(request, appointment, offering.instant_rate * minutes, still_free=still_available)
 
 
 def _save_with_order(request, appointment, total, still_free=None):
@@ -722,7 +755,7 @@ def reschedule(appointment, starts_at, *, by, now=None) -> Appointment:
     # Under the expert's lock, like a new booking: one committed meanwhile is seen.
     _lock_expert(appointment.expert_id)
     if not availability.is_free(appointment.expert, appointment.mode, appointment.minutes, starts_at, now,
-                                exclude_appointment=appointment):
+                                exclude_appointment=appointment, fresh=True):
         raise BookingError(_("The expert is not available at this time."), field="starts_at")
     appointment.starts_at = starts_at
     appointment.ends_at = starts_at + timedelta(minutes=appointment.minutes)

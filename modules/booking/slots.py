@@ -24,6 +24,7 @@ and add); the public functions take and return aware datetimes.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -225,9 +226,16 @@ def _blocked(busy: Iterable[tuple[datetime, datetime]], closed: Iterable[tuple[d
     return blocked
 
 
-def _bounds(now: datetime, notice: timedelta, horizon: timedelta) -> tuple[int, int]:
-    """Earliest and latest allowed slot start."""
-    return _seconds(now + notice), _seconds(now + horizon)
+def _bounds(now: datetime, notice: timedelta, horizon: timedelta, until: datetime | None = None) -> tuple[int, int]:
+    """Earliest and latest allowed slot start (``until`` itself excluded). The earliest is
+    rounded up: a start a fraction of a second before ``now + notice`` is not offered."""
+    latest = _seconds(now + horizon)
+    if until is not None:
+        latest = min(latest, math.ceil(until.timestamp()) - 1)
+    earliest = now + notice
+    if earliest.tzinfo is None:
+        raise ValueError("slot engine datetimes must be aware")
+    return math.ceil(earliest.timestamp()), latest
 
 
 def free_slots(
@@ -241,18 +249,22 @@ def free_slots(
     notice: timedelta = timedelta(0),
     horizon: timedelta = timedelta(days=15),
     closed: Iterable[tuple[datetime, datetime]] = (),
+    until: datetime | None = None,
 ) -> list[datetime]:
-    """Every start t (UTC, sorted, unique) such that [t, t + duration) lies in one window,
-    t is on that window's grid (origin + k * step), now + notice <= t <= now + horizon,
-    and [t, t + duration) does not meet a busy interval widened by ``buffer`` on both sides
-    nor a ``closed`` interval (holidays, breaks)."""
+    """Every start t (UTC, sorted, unique) such that t lies in a window and is on that window's
+    grid (origin + k * step), [t, t + duration) lies in the opening made of that window and
+    the ones overlapping or touching it (openings are unioned before slots are cut),
+    now + notice <= t <= now + horizon, t < ``until`` (when given: the end of the booking
+    horizon's last calendar day), and [t, t + duration) does not meet a busy interval widened
+    by ``buffer`` on both sides nor a ``closed`` interval (holidays, breaks)."""
     length = int(duration.total_seconds())
     pace = int(step.total_seconds())
     if length <= 0 or pace <= 0:
         raise ValueError("duration and step must be positive")
-    earliest, latest = _bounds(now, notice, horizon)
+    earliest, latest = _bounds(now, notice, horizon, until)
     starts, ends = _merged(_blocked(busy, closed, buffer))
     windows = sorted(windows)
+    count = len(windows)
     # Runs of slots (first start, how many): turned into datetimes at the end, by adding
     # the step to the first one, which is cheaper than converting every timestamp.
     runs: list[tuple[int, int]] = []
@@ -260,36 +272,47 @@ def free_slots(
     sentinel = max([latest, *(w[1] for w in windows)]) + length + 1
     starts.append(sentinel)
     ends.append(sentinel)
-    previous_end = None
+    previous_end = -1
     overlapping = False
-    for w_start, w_end, origin in windows:
-        # Windows come sorted by start; only overlapping ones can repeat or reorder slots.
-        if previous_end is None:
-            previous_end = w_end
+    reach = 0
+    for index, (w_start, w_end, origin) in enumerate(windows):
+        # Openings are unioned: a slot starts on the grid of a window it starts in and may run
+        # on into the windows overlapping or touching it (09:00-12:00 and 12:00-14:00 offer
+        # 11:30-12:30). ``reach`` is where that union ends, found by its first window.
+        # Windows come sorted by start; only overlapping ones can repeat or reorder slots
+        # (a slot starts inside its own window, so touching ones cannot).
+        if w_start > previous_end:
+            previous_end = reach = w_end
+            ahead = index + 1
+            while ahead < count and windows[ahead][0] <= reach:
+                if windows[ahead][1] > reach:
+                    reach = windows[ahead][1]
+                ahead += 1
         else:
             if w_start < previous_end:
                 overlapping = True
             if w_end > previous_end:
                 previous_end = w_end
-        if w_end - length < earliest or w_start > latest:
+        if reach - length < earliest or w_start > latest:
             continue
+        last_start = w_end - 1 if w_end - 1 < latest else latest
         # The merged blocked intervals are disjoint and sorted, so their ends are sorted
         # too: the first one that can touch this window is the first ending after its start.
         i = bisect.bisect_right(ends, w_start)
         cursor = w_start
         while True:
             gap_end = starts[i]
-            if gap_end > w_end:
-                gap_end = w_end
+            if gap_end > reach:
+                gap_end = reach
             if gap_end - cursor >= length:
                 low = cursor if cursor > earliest else earliest
                 t = origin - ((origin - low) // pace) * pace  # first grid point >= low
                 stop = gap_end - length
-                if stop > latest:
-                    stop = latest
+                if stop > last_start:
+                    stop = last_start
                 if t <= stop:
                     runs.append((t, (stop - t) // pace + 1))
-            if starts[i] >= w_end:
+            if starts[i] >= reach:
                 break
             if ends[i] > cursor:
                 cursor = ends[i]
@@ -317,6 +340,7 @@ def free_slots_naive(
     notice: timedelta = timedelta(0),
     horizon: timedelta = timedelta(days=15),
     closed: Iterable[tuple[datetime, datetime]] = (),
+    until: datetime | None = None,
 ) -> list[datetime]:
     """The same result as ``free_slots``, by checking every candidate against every interval.
 
@@ -324,15 +348,17 @@ def free_slots_naive(
     """
     length = int(duration.total_seconds())
     pace = int(step.total_seconds())
-    earliest, latest = _bounds(now, notice, horizon)
+    earliest, latest = _bounds(now, notice, horizon, until)
     blocked = _blocked(busy, closed, buffer)
+    openings = _merged((w_start, w_end) for w_start, w_end, _origin in windows)
     found = set()
     for w_start, w_end, origin in windows:
         t = origin
         while t < w_start:
             t += pace
-        while t + length <= w_end:
-            if earliest <= t <= latest and all(not (t < e and s < t + length) for s, e in blocked):
+        while t < w_end:
+            inside = any(s <= t and t + length <= e for s, e in zip(*openings, strict=True))
+            if inside and earliest <= t <= latest and all(not (t < e and s < t + length) for s, e in blocked):
                 found.add(t)
             t += pace
     return [_aware(t) for t in sorted(found)]

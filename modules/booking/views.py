@@ -194,9 +194,8 @@ def slot(request, page_id):
         return redirect("booking:start", page_id=page.pk)
     zone = _client_zone(request, state)
     now = timezone.now()
-    profile = availability.profile_for(page.expert)
     free = availability.free_slots(page.expert, state["mode"], minutes, now,
-                                   now + timedelta(days=profile.horizon_days), now)
+                                   availability.booking_horizon_end(page.expert, now), now)
     days = [(day, list(group)) for day, group in groupby(free, key=lambda s: s.astimezone(zone).date())]
     if not days:
         return render(request, "booking/no_slot.html", _context(request, page, 2), status=200)
@@ -464,9 +463,8 @@ def reschedule(request, code):
         return render(request, "booking/reschedule.html", {
             "appointment": appointment, "refusal": refusal, "days": [], "zone": str(zone)},
             status=400 if request.method == "POST" else 200)
-    profile = availability.profile_for(appointment.expert)
     free = availability.free_slots(appointment.expert, appointment.mode, appointment.minutes, now,
-                                   now + timedelta(days=profile.horizon_days), now,
+                                   availability.booking_horizon_end(appointment.expert, now), now,
                                    exclude_appointment=appointment)
     form = SlotForm(request.POST or None, slots=free)
     status = 200

@@ -106,8 +106,12 @@ minutes = st.integers(min_value=0, max_value=14 * 24 * 60)
 @st.composite
 def scenario(draw):
     windows = []
+    # Half of the scenarios on an hourly grid, so that windows often touch end to start.
+    coarse = draw(st.booleans())
     for start in draw(st.lists(minutes, max_size=8)):
         length = draw(st.integers(min_value=0, max_value=600))
+        if coarse:
+            start, length = start - start % 60, length - length % 60
         origin_shift = draw(st.sampled_from([0, 0, 5, 20]))
         w_start = BASE + timedelta(minutes=start)
         windows.append(Window.of(w_start, w_start + timedelta(minutes=length),
@@ -129,6 +133,7 @@ def scenario(draw):
         horizon=timedelta(minutes=draw(st.integers(min_value=0, max_value=20000))),
         now=BASE + timedelta(minutes=draw(st.integers(min_value=-600, max_value=3000))),
         closed=closed,
+        until=draw(st.none() | st.builds(lambda m: BASE + timedelta(minutes=m), minutes)),
     )
     return windows, busy, options
 
