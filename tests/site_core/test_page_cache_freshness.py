@@ -64,6 +64,7 @@ class TestDeclaration:
     def test_every_model_a_page_shows_is_declared_and_connected(self):
         from django.db.models.signals import post_delete, post_save
         from wagtail.images import get_image_model
+        from wagtail.models import Locale, PageViewRestriction, Site
 
         from modules.booking.models import (
             AvailabilityException,
@@ -78,8 +79,6 @@ class TestDeclaration:
             HomePage,
             PracticeSettings,
         )
-
-        from wagtail.models import Locale, PageViewRestriction, Site
 
         for model in (Offering, BookingProfile, AvailabilityRule, AvailabilityException, PracticeSettings,
                       ExpertPage, ExpertIndexPage, HomePage, ContentPage, get_image_model(),
