@@ -17,6 +17,7 @@ from pydantic import StrictInt
 
 from modules.booking import availability, services
 from modules.booking.models import Appointment, Mode, Product
+from site_core import ratelimits
 from site_core.api import InputSchema, require_module
 from site_core.models import ExpertPage
 
@@ -176,7 +177,7 @@ AUTH_ERRORS = {401: Error, 403: Error, 422: InvalidInput}
 
 
 @router.post("/bookings", auth=django_auth,
-             response={201: BookingOut, 400: Error, 404: Error, 409: Error, **AUTH_ERRORS},
+             response={201: BookingOut, 400: Error, 404: Error, 409: Error, 429: Error, **AUTH_ERRORS},
              summary="Hold a slot and open its order; pay at checkout_url. Honours Idempotency-Key.")
 def create_booking(request, data: BookingIn, response: HttpResponse, idempotency_key: str | None = Header(
         None, alias="Idempotency-Key", description="Sent again with the same booking: the first request's answer "
@@ -193,6 +194,13 @@ def create_booking(request, data: BookingIn, response: HttpResponse, idempotency
                                  field="starts_at"))
     page = _page(site, data.expert)
     try:
+        ratelimits.hit(request, "booking")
+        if data.promo_code.strip():
+            ratelimits.hit(request, "promo_code")
+    except ratelimits.RateLimited as refused:
+        response["Retry-After"] = str(refused.retry_after)
+        return Status(429, Error(detail=refused.message, code="rate_limited"))
+    try:
         appointment = services.hold(services.BookingRequest(
             site=site, expert=page.expert, client=request.user, mode=data.mode, product=data.product,
             starts_at=data.starts_at, budget_minutes=data.budget_minutes, phone=data.phone,
@@ -206,7 +214,7 @@ def create_booking(request, data: BookingIn, response: HttpResponse, idempotency
         response["Retry-After"] = str(error.retry_after)
         return Status(409, Error(detail=error.message, code=error.code, field=error.field))
     except services.BookingError as error:
-        status = 422 if error.code == "idempotency_key_reused" else 400
+        status = {"idempotency_key_reused": 422, "hold_limit": 409}.get(error.code, 400)
         return Status(status, Error(detail=error.message, code=error.code, field=error.field))
     if getattr(appointment, "replayed", False):
         # The IETF Idempotency-Key draft: a retry gets the result of the request it repeats.

@@ -404,11 +404,16 @@ class BookingSettings(BaseSiteSetting):
     instant_answer_minutes = models.PositiveSmallIntegerField(
         _("minutes to answer an instant request"), default=4,
         validators=[MinValueValidator(1), MaxValueValidator(30)])
+    max_live_holds = models.PositiveSmallIntegerField(
+        _("unpaid bookings a client may hold at once"), default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text=_("A client who is paying for this many bookings must finish or abandon one before "
+                    "holding another time: one client cannot hold every slot."))
 
     panels = [
         FieldPanel("requires_confirmation"), FieldPanel("confirm_hours"), FieldPanel("hold_minutes"),
         FieldPanel("cancel_cutoff_hours"), FieldPanel("late_cancel_refund_percent"),
-        FieldPanel("max_reschedules"), FieldPanel("instant_answer_minutes"),
+        FieldPanel("max_reschedules"), FieldPanel("instant_answer_minutes"), FieldPanel("max_live_holds"),
     ]
 
     class Meta:

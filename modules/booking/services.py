@@ -19,7 +19,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from modules.booking import availability
 from modules.booking.models import (
@@ -54,6 +54,17 @@ class BookingError(Exception):
         self.message = str(message)
         self.code = code
         self.field = field
+
+
+class HoldLimit(BookingError):
+    """The client already holds as many unpaid bookings as the practice allows."""
+
+    def __init__(self, cap):
+        super().__init__(ngettext(
+            "You already have %(count)d booking waiting for payment. Pay for it or abandon it "
+            "(in your portal) before holding another time.",
+            "You already have %(count)d bookings waiting for payment. Pay for one or abandon it "
+            "(in your portal) before holding another time.", cap) % {"count": cap}, code="hold_limit")
 
 
 class AlreadyBooked(Exception):
@@ -287,7 +298,7 @@ def _overlapping_live(expert, starts_at, ends_at):
     )
 
 
-def _insert(appointment, still_free=None):
+def _insert(appointment, still_free=None, hold_cap=None):
     """Saves a new live appointment, or raises SlotTaken if the expert's time is taken.
 
     The expert's row is locked first, so bookings of one expert queue up one
@@ -300,6 +311,8 @@ def _insert(appointment, still_free=None):
     _lock_expert(appointment.expert_id)
     # Checked again under the lock: the same request sent twice at once makes one booking.
     _raise_if_already_booked(appointment)
+    if hold_cap is not None:
+        _check_hold_cap(appointment.client_id, hold_cap)
     if still_free is not None and not still_free():
         raise SlotTaken()
     # Holds that ran out still occupy the time until the sweeper passes (its worker may be
@@ -313,6 +326,18 @@ def _insert(appointment, still_free=None):
             # The same key for another expert, committed meanwhile (the unique constraint).
             _raise_if_already_booked(appointment)
         raise
+
+
+def _check_hold_cap(client_id, cap):
+    """Raises HoldLimit if the client already holds ``cap`` live unpaid bookings (with any
+    expert). The client's row is locked first, so two bookings of one client made at once
+    count each other (PostgreSQL; SQLite runs write transactions one at a time)."""
+    from django.contrib.auth import get_user_model
+
+    list(get_user_model().objects.select_for_update().filter(pk=client_id).values_list("pk", flat=True))
+    live = Appointment.objects.filter(client_id=client_id, state=A.HELD, held_until__gt=timezone.now()).count()
+    if live >= cap:
+        raise HoldLimit(cap)
 
 
 def _save_live(appointment, update_fields=None):
@@ -503,7 +528,7 @@ def _save_with_order(request, appointment, total, still_free=None):
     minutes = appointment.minutes
     with transaction.atomic():
         try:
-            _insert(appointment, still_free)
+            _insert(appointment, still_free, hold_cap=practice_settings(request.site).max_live_holds)
         except AlreadyBooked as found:
             return _replayed(found.appointment, request)
         description = _("%(mode)s consultation with %(expert)s, %(minutes)d min") % {

@@ -38,6 +38,7 @@ from modules.booking.forms import (
     valid_time_zone,
 )
 from modules.booking.models import Appointment, Mode, Product
+from site_core import ratelimits
 from site_core.context import current_site
 from site_core.lookups import expert_page_or_404
 from site_core.models import ExpertPage, PracticeSettings
@@ -98,6 +99,7 @@ def _context(request, page, step, **extra):
     return {"expert_page": page, "expert": page.expert, "step": step, "steps": 3, **extra}
 
 
+@ratelimits.limit_posts("booking")
 def start(request, page_id):
     """Step 1: mode, phone, now or by appointment, promo code."""
     page = expert_page_or_404(page_id)
@@ -113,7 +115,14 @@ def start(request, page_id):
     form = ModeForm(request.POST or None, modes=modes, instant_modes=instant_modes,
                     initial={k: state.get(k) for k in ("mode", "when", "phone", "promo_code")} if state else None)
     if request.method == "POST":
-        if form.is_valid() and _promo_code_usable(request, page, form):
+        try:
+            usable = form.is_valid() and _promo_code_usable(request, page, form)
+        except ratelimits.RateLimited as refused:
+            form.add_error("promo_code", refused.message)
+            response = render(request, "booking/step_mode.html", _context(request, page, 1, form=form), status=429)
+            response["Retry-After"] = str(refused.retry_after)
+            return response
+        if usable:
             data = form.cleaned_data
             _save_state(request, page, mode=data["mode"], when=data["when"], phone=data["phone"],
                         promo_code=data["promo_code"], time_zone=data["time_zone"])
@@ -128,6 +137,7 @@ def _promo_code_usable(request, page, form):
     code = form.cleaned_data.get("promo_code")
     if not code:
         return True
+    ratelimits.hit(request, "promo_code")  # guessing codes costs attempts
     try:
         check_promo_code(site=current_site(), code=code,
                          client=request.user if request.user.is_authenticated else None,
@@ -155,6 +165,7 @@ def _product_choices(offering, currency, instant=False):
     return choices
 
 
+@ratelimits.limit_posts("booking")
 def product(request, page_id):
     """Step 2: the product, and per minute the budget and the minutes it buys."""
     page = expert_page_or_404(page_id)
@@ -183,6 +194,7 @@ def product(request, page_id):
         per_minute_cents=per_minute or 0, currency=currency, budgets=budgets, instant=instant), status=status)
 
 
+@ratelimits.limit_posts("booking")
 def slot(request, page_id):
     """Step 2, by appointment: the free times of one day at a time, in the client's zone."""
     page = expert_page_or_404(page_id)
@@ -239,6 +251,7 @@ def _summary(request, page, state):
     }
 
 
+@ratelimits.limit_posts("booking")
 def confirm(request, page_id):
     """Step 3: who is booking (log in or sign up inline), then the slot is held and the
     client goes to the payment page."""

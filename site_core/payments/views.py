@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from site_core import ratelimits
 from site_core.context import current_site
 from site_core.payments import services
 from site_core.payments.forms import PromoCodeForm
@@ -45,11 +46,16 @@ def checkout(request, public_id):
     status = 200
     promo_form = PromoCodeForm()
     can_add_promo = order.promo_code_id is None and not order.payments.exists()
+    retry_after = None
     if request.method == "POST" and can_add_promo:
         promo_form = PromoCodeForm(request.POST)
         if promo_form.is_valid():
             try:
+                ratelimits.hit(request, "promo_code")  # guessing codes costs attempts
                 order = services.apply_promo_code(order, promo_form.cleaned_data["code"])
+            except ratelimits.RateLimited as refused:
+                promo_form.add_error("code", refused.message)
+                status, retry_after = 429, refused.retry_after
             except services.PromoCodeError as exc:
                 promo_form.add_error("code", str(exc))
                 status = 400
@@ -61,10 +67,13 @@ def checkout(request, public_id):
             status = 400
     available = [p for p in providers() if order.capture_mode != "manual" or p.can_authorize]
     failed = order.payments.filter(state=Payment.State.FAILED).order_by("-created_at").first()
-    return render(request, "payments/checkout.html", {
+    response = render(request, "payments/checkout.html", {
         "order": order, "providers": available, "promo_form": promo_form,
         "can_add_promo": can_add_promo, "failed_payment": failed,
     }, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @login_required

@@ -47,9 +47,11 @@ def hours_site(live_server, make_expert):
 
 def expected_slots(now, closed_day):
     """Starts of a 30-minute consultation, Monday to Friday 09:00–12:00 and 14:00–18:00 in
-    Paris except ``closed_day``, from an hour's notice to the 15-day horizon."""
+    Paris except ``closed_day``, from an hour's notice to the horizon: 15 calendar days in
+    Paris, today included (it ends at local midnight)."""
     found = {}
     first = now.astimezone(PARIS).date()
+    horizon = datetime.combine(first + timedelta(days=15), time(0), tzinfo=PARIS)
     for n in range(17):
         day = first + timedelta(days=n)
         if day.weekday() >= 5 or day == closed_day:
@@ -57,7 +59,7 @@ def expected_slots(now, closed_day):
         for opens, closes in ((time(9), time(12)), (time(14), time(18))):
             slot = datetime.combine(day, opens, tzinfo=PARIS)
             while slot + timedelta(minutes=30) <= datetime.combine(day, closes, tzinfo=PARIS):
-                if now + timedelta(hours=1) <= slot <= now + timedelta(days=15):
+                if now + timedelta(hours=1) <= slot < horizon:
                     found.setdefault(day.isoformat(), []).append(slot.strftime("%H:%M"))
                 slot += timedelta(minutes=30)
     return found

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 import socket
 import subprocess
 import sys
@@ -28,6 +29,12 @@ def socket_scope(path, extensions=None):
     return scope
 
 
+def run(coroutine):
+    """In a thread of its own: the browser tests' Playwright keeps an event loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 async def first_answer(scope):
     from site_core.asgi import application
 
@@ -43,14 +50,14 @@ async def first_answer(scope):
 
 @pytest.mark.django_db
 def test_an_unknown_path_is_a_404_where_the_server_can_say_so():
-    answer, rest = asyncio.run(first_answer(socket_scope("/ws/no-such-thing/", {"websocket.http.response": {}})))
+    answer, rest = run(first_answer(socket_scope("/ws/no-such-thing/", {"websocket.http.response": {}})))
     assert answer["type"] == "websocket.http.response.start" and answer["status"] == 404
     assert rest == [{"type": "websocket.http.response.body", "body": b"Not found"}]
 
 
 @pytest.mark.django_db
 def test_without_the_denial_extension_the_handshake_is_refused():
-    answer, _ = asyncio.run(first_answer(socket_scope("/anything")))
+    answer, _ = run(first_answer(socket_scope("/anything")))
     assert answer == {"type": "websocket.close", "code": 4404}
 
 
