@@ -3,7 +3,7 @@
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from wagtail.images.models import AbstractImage
-from wagtail.models import Page
+from wagtail.models import Page, Site
 from wagtail.signals import page_published, page_unpublished
 
 from site_core import cache as page_cache
@@ -42,3 +42,23 @@ def content_changed(sender, instance, **kwargs):
 
     if isinstance(instance, Page | PracticeSettings | AbstractImage):
         page_cache.invalidate_pages()
+
+
+@receiver(post_save, sender=Site)
+def practice_site_saved(sender, instance, raw=False, **kwargs):
+    """A practice is set up (or its root page moved): its staff groups follow."""
+    from site_core.services import setup_practice_groups
+
+    if not raw:
+        setup_practice_groups(instance)
+
+
+@receiver(post_save)
+def site_root_translated(sender, instance, raw=False, created=False, **kwargs):
+    """A translation of a practice's root page: its administrators may edit that tree too."""
+    from site_core.services import setup_practice_groups
+
+    if raw or not created or not isinstance(instance, Page) or instance.depth != 2:
+        return
+    for site in Site.objects.filter(root_page__translation_key=instance.translation_key):
+        setup_practice_groups(site)

@@ -43,6 +43,7 @@ from site_core.lookups import expert_page_or_404
 from site_core.models import ExpertPage, PracticeSettings
 from site_core.money import Money
 from site_core.payments.services import PromoCodeError, check_promo_code
+from site_core.services import add_client_membership
 
 SESSION_PREFIX = "cabinet:booking:"
 
@@ -312,6 +313,8 @@ def _create_account(request, data):
         language=(translation.get_language() or "fr")[:2],
     )
     address = EmailAddress.objects.create(user=user, email=data["email"], primary=True, verified=False)
+    # Signed up on this practice's site: its client, even if the booking goes no further.
+    add_client_membership(user, current_site(), source="signup")
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return user, address
 
@@ -376,7 +379,9 @@ def answer(request, token):
     """The expert's signed link (email, text message): confirm or decline a request without
     logging in. GET only shows it (mail scanners open links); POST acts."""
     appointment = notifications.read_answer_token(token)
-    if appointment is None:
+    site = current_site()
+    # The link is the practice's own: on another practice's address it answers nothing.
+    if appointment is None or site is None or appointment.site_id != site.pk:
         return render(request, "booking/answer.html", {"invalid": True}, status=404)
     status = 200
     if request.method == "POST":
