@@ -190,3 +190,48 @@ def pages_of_sites(queryset, sites):
         for path in site_root_paths(site):
             condition |= Q(path__startswith=path)
     return queryset.filter(condition)
+
+
+# Admin URL arguments that name a page (the explorer, the editor, the chooser, moves).
+PAGE_KWARGS = ("page_id", "parent_page_id", "page_to_move_id", "destination_id")
+# Admin URL namespaces whose ``pk`` is a page.
+PAGE_PK_NAMESPACES = ("wagtailadmin_api:pages",)
+
+
+def practice_tree_paths(user):
+    """Tree paths of the root pages (every language) of the practices ``user`` administers or
+    consults for; None for the install owner (every tree)."""
+    if is_install_owner(user):
+        return None
+    from wagtail.models import Site
+
+    ids = set(administered_site_ids(user)) | set(_site_ids(user, EXPERTS))
+    paths = []
+    for site in Site.objects.filter(pk__in=ids).select_related("root_page"):
+        paths.extend(site_root_paths(site))
+    return paths
+
+
+def admin_page_refused(user, match):
+    """Does this admin URL (a ResolverMatch) name a page outside ``user``'s practices?
+
+    Wagtail's own checks go by page permissions, but several views (the explorer, the page
+    chooser, a move's confirmation) show a page that one merely may not edit; a practice's
+    staff are kept to their practices' trees whatever the view. The root (depth 1) is the
+    explorer's starting point: always allowed."""
+    if not match.route.startswith("admin/") or not _active(user):
+        return False
+    ids = [match.kwargs[name] for name in PAGE_KWARGS if name in match.kwargs]
+    if "pk" in match.kwargs and ":".join(match.namespaces) in PAGE_PK_NAMESPACES:
+        ids.append(match.kwargs["pk"])
+    if not ids:
+        return False
+    paths = practice_tree_paths(user)
+    if paths is None:
+        return False
+    from wagtail.models import Page
+
+    for page in Page.objects.filter(pk__in=ids).only("path", "depth"):
+        if page.depth > 1 and not any(page.path.startswith(path) for path in paths):
+            return True
+    return False

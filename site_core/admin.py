@@ -106,6 +106,9 @@ class ModuleMenuItemMixin:
                 view_class = getattr(self, attr, None)
                 if view_class is not None:
                     setattr(self, attr, self._gated(view_class, kind))
+        chooser = getattr(self, "chooser_viewset_class", None)
+        if chooser is not None:  # a snippet's chooser (its modal, search and "chosen" answers)
+            self.chooser_viewset_class = scoped_chooser_viewset(chooser, self.owner_path, self.site_path)
 
     def _gated(self, view_class, kind):
         viewset = self
@@ -141,6 +144,36 @@ class ModuleMenuItemMixin:
         Gated.__name__ = view_class.__name__
         Gated.__qualname__ = view_class.__qualname__
         return Gated
+
+
+def scoped_chooser_viewset(base, owner_path, site_path):
+    """A ChooserViewSet class whose views offer, and answer for, only the rows ``own_rows``
+    lets the user see (a chooser is reachable by URL, whatever form uses it)."""
+
+    def rows(view, queryset):
+        return own_rows(queryset, view.request.user, owner_path, site_path)
+
+    def scoped(view_class):
+        attrs = {}
+        if hasattr(view_class, "get_object_list"):
+            attrs["get_object_list"] = lambda self: rows(self, super(cls_ref[0], self).get_object_list())
+        if hasattr(view_class, "get_object"):
+            def get_object(self, pk):
+                obj = super(cls_ref[0], self).get_object(pk)
+                if not rows(self, type(obj)._default_manager.filter(pk=obj.pk)).exists():
+                    raise PermissionDenied
+                return obj
+            attrs["get_object"] = get_object
+        if hasattr(view_class, "get_objects"):
+            attrs["get_objects"] = lambda self, pks: rows(self, super(cls_ref[0], self).get_objects(pks))
+        cls_ref = []
+        cls = type(view_class.__name__, (view_class,), attrs)
+        cls_ref.append(cls)
+        return cls
+
+    names = ("choose_view_class", "choose_results_view_class", "chosen_view_class", "chosen_multiple_view_class")
+    return type(f"Scoped{base.__name__}", (base,), {name: scoped(getattr(base, name)) for name in names
+                                                     if getattr(base, name, None) is not None})
 
 
 class ReadOnlyViewSetMixin:

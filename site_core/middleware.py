@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponseBadRequest
 from django.utils import translation
 
 from site_core import cache as page_cache
-from site_core.access import OWNER_ONLY_ADMIN_VIEWS, is_install_owner
+from site_core.access import OWNER_ONLY_ADMIN_VIEWS, admin_page_refused, is_install_owner
 from site_core.context import current_site, reset_current_request, set_current_request
 from site_core.modules import get_module, is_enabled
 
@@ -86,6 +86,9 @@ class ModuleGateMiddleware:
             if get_module(namespace) is not None and not is_enabled(namespace, site):
                 raise Http404("This module is not enabled on this site.")
         if match.view_name in OWNER_ONLY_ADMIN_VIEWS and not is_install_owner(request.user):
+            raise PermissionDenied
+        # A practice's staff never open another practice's pages (site_core.access).
+        if admin_page_refused(getattr(request, "user", None), match):
             raise PermissionDenied
         return None
 

@@ -26,6 +26,10 @@ class ClientViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet):
     list_filter = ["source"]
     search_fields = ["user__email", "user__first_name", "user__last_name"]
     inspect_view_fields = ["user", "site", "source", "created_at"]
+    list_export = ["user.first_name", "user.last_name", "user.email", "site", "source", "created_at"]
+    export_headings = {"user.first_name": _("first name"), "user.last_name": _("last name"),
+                       "user.email": _("email")}
+    export_filename = "clients"
 
     def get_queryset(self, request):
         return ClientMembership.objects.select_related("user", "site")

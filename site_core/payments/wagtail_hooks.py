@@ -19,6 +19,7 @@ class PromoCodeViewSet(ModuleMenuItemMixin, SnippetViewSet):
 
     model = PromoCode
     site_path = "site"
+    owner_path = None
     icon = "tag"
     menu_label = _("Promo codes")
     menu_order = 230
