@@ -28,7 +28,12 @@ from site_core.models import (
     PracticeSettings,
     User,
 )
-from site_core.services import add_client_membership, add_practice_admin, create_expert, link_expert_user
+from site_core.services import (
+    add_client_membership,
+    add_practice_admin,
+    create_expert,
+    link_expert_user,
+)
 
 DEMO_PASSWORD = "demo-cabinet-2026"
 # The owner of the install: a superuser, who sees every practice.

@@ -190,7 +190,13 @@ def refused(response):
 
 def _object_samples(data):
     """The practice-1 object each model's admin URLs are swept with."""
-    from modules.booking.models import Appointment, AvailabilityException, AvailabilityRule, BookingProfile, Offering
+    from modules.booking.models import (
+        Appointment,
+        AvailabilityException,
+        AvailabilityRule,
+        BookingProfile,
+        Offering,
+    )
     from modules.contact.models import ContactMessage
     from site_core.models import ClientMembership, User
     from site_core.payments.models import Order, Payment, PromoCode, Refund
@@ -376,7 +382,7 @@ def admin_list_urls(world):
 
 
 def test_practice_two_staff_never_see_practice_one_clients_in_lists(world):
-    one, two = world["one"], world["two"]
+    one = world["one"]
     urls = admin_list_urls(world)
     assert "practice_clients:index csv" in urls  # the clients' export is swept
     leaks, shown = [], {}
@@ -433,7 +439,7 @@ def test_lists_show_the_practice_own_rows_and_the_owner_both(world):
 
 
 def test_the_settings_site_switcher_offers_only_their_practices(world):
-    one, two = world["one"], world["two"]
+    two = world["two"]
     edit = reverse("wagtailsettings:edit", args=["site_core", "practicesettings", two["practice"].site.pk])
     body = logged_in(two["admin"], TWO).get(edit).content.decode()
     assert "Cabinet Deux" in body and "Cabinet Un" not in body
@@ -462,7 +468,7 @@ def test_api_and_signed_links_refuse_practice_one_objects_on_practice_two(world)
             unfilled.append(path)
             continue
         url = path.format(**values)
-        for method, operation in operations.items():
+        for method in operations:
             query = {}
             if url.endswith("/slots"):
                 query = {"mode": "chat", "product": "long"}
