@@ -409,7 +409,9 @@ def calendar_feed(request, token):
     """An expert's private iCal feed (Google/Apple calendar subscribe to it): their live and
     recent appointments. The secret token in the URL is the only key."""
     expert = notifications.read_feed_token(token)
-    if expert is None:
+    site = current_site()
+    # The expert's practice's own link: on another practice's address it answers nothing.
+    if expert is None or (expert.site_id is not None and (site is None or expert.site_id != site.pk)):
         raise Http404
     since = timezone.now() - timedelta(days=30)
     rows = Appointment.objects.filter(expert=expert, ends_at__gte=since).exclude(

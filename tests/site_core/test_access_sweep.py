@@ -47,6 +47,11 @@ NOT_PRACTICE_OBJECT_URLS = {
     "wagtail_bulk_action",  # bulk actions on pages/users/snippets: checked on each object by Wagtail
     "simple_translation:submit_snippet_translation",  # no translatable snippet in the project
 }
+# Admin pages without a parameter that are not lists: leaving, logging in, the icons, an error.
+SKIPPED_LISTS = {"wagtailadmin_logout", "wagtailadmin_login", "wagtailadmin_error_test", "wagtailadmin_sprite",
+                 "wagtailadmin_javascript_catalog", "wagtailadmin_password_reset", "wagtailadmin_password_reset_done",
+                 "wagtailadmin_password_reset_complete", "wagtailadmin_dismissibles", "wagtailadmin_block_preview",
+                 "appointments:switch", "wagtailembeds:chooser_upload"}
 # Views that answer only POST: swept with a POST that must change nothing.
 POST_ONLY = {"appointments:act", "payment_admin:promo_code"}
 DENIED = (403, 404)
@@ -366,6 +371,14 @@ def admin_list_urls(world):
             "promo code chooser search": reverse("wagtailsnippetchoosers_payments_promocode:choose_results")
             + f"?q={one['promo'].code}"}
     names = admin_url_names()
+    # Every other admin page without a parameter too (Wagtail's reports, its admin API's
+    # listings, the snippets' index), searched for practice 1's client where it searches.
+    for name, params in names.items():
+        if params or name in SKIPPED_LISTS or name in urls:
+            continue
+        url = reverse(name)
+        urls[name] = url
+        urls[f"{name} ?q"] = f"{url}?q={email}"
     for namespace, viewset in project_viewsets().items():
         for name, params in names.items():
             if params or not name.startswith(f"{namespace}:"):
@@ -482,7 +495,10 @@ def test_api_and_signed_links_refuse_practice_one_objects_on_practice_two(world)
     assert checked
 
     # Booking pages and signed links of practice 1, on practice 2's address.
+    from modules.booking import notifications
+
     links = [reverse("booking:answer", args=[one["answer_token"]]),
+             reverse("booking:feed", args=[notifications.feed_token(one["expert"])]),
              reverse("booking:done", args=[one["appointment"].code]),
              reverse("booking:cancel", args=[one["appointment"].code]),
              reverse("booking:reschedule", args=[one["appointment"].code]),
@@ -496,6 +512,8 @@ def test_api_and_signed_links_refuse_practice_one_objects_on_practice_two(world)
             assert one["client"].email not in response.content.decode()
     # On its own address the expert's link works.
     assert Client(HTTP_HOST=ONE).get(reverse("booking:answer", args=[one["answer_token"]])).status_code == 200
+    feed = Client(HTTP_HOST=ONE).get(reverse("booking:feed", args=[notifications.feed_token(one["expert"])]))
+    assert feed.status_code == 200 and one["appointment"].code in feed.content.decode()
     # And the API answers practice 2's own objects.
     own = logged_in(two["client"], TWO).get(f"/api/v1/bookings/{two['appointment'].code}")
     assert own.status_code == 200
