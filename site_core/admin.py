@@ -1,9 +1,12 @@
-"""Helpers for modules' Wagtail admin views: module gating and "own rows only"."""
+"""Helpers for modules' Wagtail admin views: module gating, "this practice's rows only" and
+"an expert's own rows only" (site_core.access holds the definition)."""
 
 from django.core.exceptions import PermissionDenied
+from django.utils.functional import cached_property
 from wagtail.admin.menu import MenuItem
 from wagtail.models import Site
 
+from site_core import access
 from site_core.modules import is_enabled
 
 
@@ -22,28 +25,58 @@ class ModuleMenuItem(MenuItem):
         return is_enabled(self.module_label, admin_site(request)) and super().is_shown(request)
 
 
-def own_rows(queryset, user, owner_path):
-    """Everything for a practice administrator; an expert's own rows for an expert.
+def own_rows(queryset, user, owner_path, site_path=None):
+    """Everything for the install owner; the rows of the practices they administer for a
+    practice administrator; an expert's own rows for an expert (site_core.access.scope).
 
     ``owner_path`` leads from the model to site_core.Expert (``"expert"``,
-    ``"appointment__expert"``).
+    ``"appointment__expert"``); ``site_path`` to the row's Site (by default the expert's
+    practice, ``"<owner_path>__site"``; ``"site"`` for a model that has its own).
     """
-    if user.is_superuser or user.has_perm("site_core.change_expert"):
-        return queryset
-    expert = getattr(user, "expert", None)
-    if expert is None:
-        return queryset.none()
-    return queryset.filter(**{owner_path: expert})
+    return access.scope(queryset, user, site_path=site_path or f"{owner_path}__site", expert_path=owner_path)
+
+
+def scope_choices(fields, user):
+    """Limit the choices of the form fields (of a form or a filter form) that pick a practice,
+    an expert or a client to those ``user`` may see."""
+    from site_core.models import Expert, User
+
+    for field in fields.values():
+        queryset = getattr(field, "queryset", None)
+        if queryset is None:
+            continue
+        if queryset.model is Expert:
+            field.queryset = queryset & access.visible_experts(user)
+        elif queryset.model is User:
+            field.queryset = queryset.filter(pk__in=access.visible_clients(user).values("pk"))
+        elif queryset.model is Site:
+            field.queryset = queryset & access.administered_sites(user)
+
+
+class ScopedFiltersMixin:
+    """For an index view: the list filters offer only the user's practices, experts, clients."""
+
+    @cached_property
+    def filters(self):
+        filterset = super().filters
+        if filterset is not None:
+            scope_choices(filterset.form.fields, self.request.user)
+            for name, field in filterset.form.fields.items():
+                if name in filterset.filters and hasattr(field, "queryset"):
+                    filterset.filters[name].queryset = field.queryset
+        return filterset
 
 
 class ModuleMenuItemMixin:
     """For a Wagtail ViewSet: menu item gated by module, and views limited to own rows.
 
-    Set ``module_label`` and, for expert-owned rows, ``owner_path``.
+    Set ``module_label`` (None: shown wherever the user may see the model), for
+    expert-owned rows ``owner_path``, and ``site_path`` for a model with its own site.
     """
 
     module_label = None
     owner_path = "expert"
+    site_path = None
 
     @property
     def menu_item_class(self):
@@ -51,7 +84,8 @@ class ModuleMenuItemMixin:
         module_label = self.module_label
 
         def is_shown(item, request):
-            return is_enabled(module_label, admin_site(request)) and base.is_shown(item, request)
+            return ((module_label is None or is_enabled(module_label, admin_site(request)))
+                    and base.is_shown(item, request))
 
         return type(f"{base.__name__}Gated", (base,), {"is_shown": is_shown})
 
@@ -72,32 +106,74 @@ class ModuleMenuItemMixin:
                 view_class = getattr(self, attr, None)
                 if view_class is not None:
                     setattr(self, attr, self._gated(view_class, kind))
+        chooser = getattr(self, "chooser_viewset_class", None)
+        if chooser is not None:  # a snippet's chooser (its modal, search and "chosen" answers)
+            self.chooser_viewset_class = scoped_chooser_viewset(chooser, self.owner_path, self.site_path)
 
     def _gated(self, view_class, kind):
         viewset = self
 
-        class Gated(view_class):
+        bases = (ScopedFiltersMixin, view_class) if kind == "list" else (view_class,)
+
+        class Gated(*bases):
             def dispatch(self, request, *args, **kwargs):
-                if not is_enabled(viewset.module_label, admin_site(request)):
+                if viewset.module_label is not None and not is_enabled(viewset.module_label, admin_site(request)):
                     raise PermissionDenied
                 return super().dispatch(request, *args, **kwargs)
 
             if kind == "list":
                 def get_base_queryset(self):
-                    return own_rows(super().get_base_queryset(), self.request.user, viewset.owner_path)
+                    return own_rows(super().get_base_queryset(), self.request.user, viewset.owner_path,
+                                    viewset.site_path)
 
             if kind == "object":
                 def get_object(self, *args, **kwargs):
                     obj = super().get_object(*args, **kwargs)
                     model = type(obj)
                     if not own_rows(model._default_manager.filter(pk=obj.pk), self.request.user,
-                                    viewset.owner_path).exists():
+                                    viewset.owner_path, viewset.site_path).exists():
                         raise PermissionDenied
                     return obj
+
+            if kind in ("object", "other"):
+                def get_form(self, *args, **kwargs):
+                    form = super().get_form(*args, **kwargs)
+                    scope_choices(form.fields, self.request.user)
+                    return form
 
         Gated.__name__ = view_class.__name__
         Gated.__qualname__ = view_class.__qualname__
         return Gated
+
+
+def scoped_chooser_viewset(base, owner_path, site_path):
+    """A ChooserViewSet class whose views offer, and answer for, only the rows ``own_rows``
+    lets the user see (a chooser is reachable by URL, whatever form uses it)."""
+
+    def rows(view, queryset):
+        return own_rows(queryset, view.request.user, owner_path, site_path)
+
+    def scoped(view_class):
+        attrs = {}
+        if hasattr(view_class, "get_object_list"):
+            attrs["get_object_list"] = lambda self: rows(self, super(cls_ref[0], self).get_object_list())
+        if hasattr(view_class, "get_object"):
+            def get_object(self, pk):
+                obj = super(cls_ref[0], self).get_object(pk)
+                if not rows(self, type(obj)._default_manager.filter(pk=obj.pk)).exists():
+                    raise PermissionDenied
+                return obj
+            attrs["get_object"] = get_object
+        if hasattr(view_class, "get_objects"):
+            attrs["get_objects"] = lambda self, pks: rows(self, super(cls_ref[0], self).get_objects(pks))
+        cls_ref = []
+        cls = type(view_class.__name__, (view_class,), attrs)
+        cls_ref.append(cls)
+        return cls
+
+    names = ("choose_view_class", "choose_results_view_class", "chosen_view_class", "chosen_multiple_view_class")
+    return type(f"Scoped{base.__name__}", (base,), {name: scoped(getattr(base, name)) for name in names
+                                                     if getattr(base, name, None) is not None})
 
 
 class ReadOnlyViewSetMixin:

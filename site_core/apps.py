@@ -29,6 +29,10 @@ class SiteCoreConfig(AppConfig):
 
         from site_core import cache, checks, receivers  # noqa: F401  (registers checks, connects receivers)
         from site_core.schedules import ensure_schedules
+        from site_core.services import setup_all_practices
 
         cache.connect()
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="cabinet-schedules")
+        # After every app's migrations (and their permissions): a module added since gets its
+        # permissions into each practice's administrators group.
+        post_migrate.connect(setup_all_practices, dispatch_uid="cabinet-practice-groups")

@@ -28,9 +28,16 @@ from site_core.models import (
     PracticeSettings,
     User,
 )
-from site_core.services import create_expert, link_expert_user
+from site_core.services import (
+    add_client_membership,
+    add_practice_admin,
+    create_expert,
+    link_expert_user,
+)
 
 DEMO_PASSWORD = "demo-cabinet-2026"
+# The owner of the install: a superuser, who sees every practice.
+OWNER = ("owner@cabinet.test", "Olivia", "Owner")
 
 
 @dataclass
@@ -321,8 +328,15 @@ def seed_practice(practice, stdout):
     settings.contact_phone = practice["phone"]
     settings.save()
 
-    admin = get_or_create_user(*practice["admin"], superuser=True)
+    # The practice's administrator manages this practice only; the install's owner is
+    # OWNER (a superuser), made once by seed().
+    admin = get_or_create_user(*practice["admin"])
+    if admin.is_superuser or admin.is_staff:  # a demo seeded before practices were kept apart
+        admin.is_superuser = admin.is_staff = False
+        admin.save(update_fields=["is_superuser", "is_staff"])
+    add_practice_admin(site, admin)
     client = get_or_create_user(*practice["client"])
+    add_client_membership(client, site, source="signup")
 
     index_fr, _ = add_child(home, ExpertIndexPage(
         title="Nos experts", slug="experts", show_in_menus=True,
@@ -334,7 +348,7 @@ def seed_practice(practice, stdout):
     for spec in practice["experts"]:
         name = f"{spec['first']} {spec['last']}"
         user = get_or_create_user(spec["email"], spec["first"], spec["last"])
-        expert = Expert.objects.filter(user=user).first() or create_expert(name=name)
+        expert = Expert.objects.filter(user=user).first() or create_expert(name=name, site=site)
         if expert.user_id != user.pk:
             link_expert_user(expert, user)
         photo = get_or_create_image(name, spec["slug"])
@@ -354,6 +368,8 @@ def seed_practice(practice, stdout):
 def seed(stdout):
     from site_core.hooks import REGISTER_DEMO_DATA, get_hooks
 
+    with transaction.atomic():
+        get_or_create_user(*OWNER, superuser=True)
     demos = []
     for practice in PRACTICES:
         demo = seed_practice(practice, stdout)

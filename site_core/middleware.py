@@ -4,11 +4,13 @@ import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.utils import timezone, translation
 from wagtail.models import Page, Site
 
 from site_core import cache as page_cache
+from site_core.access import OWNER_ONLY_ADMIN_VIEWS, admin_page_refused, is_install_owner
 from site_core.context import current_site, reset_current_request, set_current_request
 from site_core.modules import enabled_labels, get_module, is_enabled
 
@@ -84,6 +86,11 @@ class ModuleGateMiddleware:
         for namespace in match.namespaces:
             if get_module(namespace) is not None and not is_enabled(namespace, site):
                 raise Http404("This module is not enabled on this site.")
+        if match.view_name in OWNER_ONLY_ADMIN_VIEWS and not is_install_owner(request.user):
+            raise PermissionDenied
+        # A practice's staff never open another practice's pages (site_core.access).
+        if admin_page_refused(getattr(request, "user", None), match):
+            raise PermissionDenied
         return None
 
 

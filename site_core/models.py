@@ -173,6 +173,12 @@ class Expert(models.Model):
         on_delete=models.SET_NULL, related_name="expert",
     )
     name = models.CharField(_("name"), max_length=120)
+    # The practice the expert consults for: its administrators see the expert's rows
+    # (prices, hours, appointments, messages). Set from the expert's pages when empty.
+    site = models.ForeignKey(
+        "wagtailcore.Site", verbose_name=_("practice"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="experts",
+    )
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Europe/Paris", choices=time_zone_choices
     )
@@ -192,6 +198,58 @@ class Expert(models.Model):
         return self.name
 
 
+class PracticeGroup(models.Model):
+    """The Wagtail group holding one role in one practice: its administrators, its experts.
+
+    site_core.access reads these to answer "is this user an administrator (an expert) of
+    this practice?"; site_core.services.setup_practice_groups creates and keeps them.
+    """
+
+    class Role(models.TextChoices):
+        ADMINS = "admins", _("administrators")
+        EXPERTS = "experts", _("experts")
+
+    site = models.ForeignKey("wagtailcore.Site", on_delete=models.CASCADE, related_name="practice_groups")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="practice_role")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "role"], name="practice_group_one_per_role")]
+
+    def __str__(self):
+        return f"{self.site} – {self.get_role_display()}"
+
+
+class ClientMembership(models.Model):
+    """A person is a client of this practice: they signed up, booked or were invited on its site.
+
+    An account is install-wide (one email, one login); what a practice's staff see of
+    clients is its members only.
+    """
+
+    class Source(models.TextChoices):
+        SIGNUP = "signup", _("signed up")
+        BOOKING = "booking", _("booked")
+        INVITATION = "invitation", _("invited")
+        IMPORT = "import", _("existing client")
+
+    site = models.ForeignKey("wagtailcore.Site", verbose_name=_("practice"), on_delete=models.CASCADE,
+                             related_name="client_memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("client"), on_delete=models.CASCADE,
+                             related_name="client_memberships")
+    source = models.CharField(_("how they came"), max_length=12, choices=Source.choices)
+    created_at = models.DateTimeField(_("client since"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["site", "user"], name="client_membership_once")]
+
+    def __str__(self):
+        return str(self.user)
+
+
 class ParentAwarePageForm(WagtailAdminPageForm):
     """Tells a page being created where it will go, so its ``clean()`` can check its slug.
 
@@ -204,6 +262,12 @@ class ParentAwarePageForm(WagtailAdminPageForm):
         super().__init__(*args, **kwargs)
         if self.parent_page is not None:
             self.instance._cabinet_parent = self.parent_page
+        expert_field = self.fields.get("expert")
+        if expert_field is not None and self.for_user is not None:
+            # A practice's pages name that practice's experts only.
+            from site_core.access import visible_experts
+
+            expert_field.queryset = expert_field.queryset & visible_experts(self.for_user)
 
 
 def _parent_for_clean(page):

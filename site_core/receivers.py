@@ -4,6 +4,7 @@
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from wagtail.models import Page, Site
 
 
 @receiver(post_save)
@@ -24,3 +25,23 @@ def expert_page_saved(sender, instance, **kwargs):
         # The page permissions follow the expert's login.
         if kwargs.get("update_fields") is None or "user" in kwargs["update_fields"]:
             sync_expert_access(instance)
+
+
+@receiver(post_save, sender=Site)
+def practice_site_saved(sender, instance, raw=False, **kwargs):
+    """A practice is set up (or its root page moved): its staff groups follow."""
+    from site_core.services import setup_practice_groups
+
+    if not raw:
+        setup_practice_groups(instance)
+
+
+@receiver(post_save)
+def site_root_translated(sender, instance, raw=False, created=False, **kwargs):
+    """A translation of a practice's root page: its administrators may edit that tree too."""
+    from site_core.services import setup_practice_groups
+
+    if raw or not created or not isinstance(instance, Page) or instance.depth != 2:
+        return
+    for site in Site.objects.filter(root_page__translation_key=instance.translation_key):
+        setup_practice_groups(site)

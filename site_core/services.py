@@ -45,10 +45,10 @@ def experts_group():
 
 
 @transaction.atomic
-def create_expert(*, name, user=None, time_zone="Europe/Paris"):
+def create_expert(*, name, user=None, time_zone="Europe/Paris", site=None):
     from site_core.models import Expert
 
-    expert = Expert.objects.create(name=name, user=user, time_zone=time_zone)
+    expert = Expert.objects.create(name=name, user=user, time_zone=time_zone, site=site)
     sync_expert_access(expert)
     return expert
 
@@ -63,6 +63,13 @@ def link_expert_user(expert, user):
         previous.groups.remove(expert.editors)
         if not previous.groups.exclude(name=EXPERTS_GROUP).filter(name__startswith="Expert: ").exists():
             previous.groups.remove(experts_group())
+        if expert.site_id:
+            from site_core.access import forget, practice_experts_group
+
+            site_group = practice_experts_group(expert.site)
+            if site_group is not None:
+                previous.groups.remove(site_group)
+            forget(previous)
     sync_expert_access(expert)
     transaction.on_commit(lambda: events.expert_linked.send(sender=type(expert), expert=expert, user=user))
     return expert
@@ -72,7 +79,9 @@ def link_expert_user(expert, user):
 def sync_expert_access(expert):
     """Let the expert's user edit and publish their own pages, in every language, and nothing else.
 
-    Idempotent: called whenever an expert or one of their pages is saved.
+    Idempotent: called whenever an expert or one of their pages is saved. An expert without
+    a practice takes the one their pages belong to; their login joins that practice's
+    experts group.
     """
     from site_core.models import ExpertPage
 
@@ -100,6 +109,176 @@ def sync_expert_access(expert):
             if (page_id, codename) not in existing
         ]
     )
+    if expert.site_id is None:
+        page = ExpertPage.objects.filter(expert=expert).order_by("pk").first()
+        site = page.get_site() if page is not None else None
+        if site is not None:
+            expert.site = site
+            expert.save(update_fields=["site"])
     if expert.user is not None:
         expert.user.groups.add(group, experts_group())
+        if expert.site_id:
+            from site_core.access import EXPERTS, forget
+
+            expert.user.groups.add(_practice_group(expert.site, EXPERTS))
+            forget(expert.user)
     return group
+
+
+# --- Practices: their staff groups and their clients ---------------------------------------
+
+PRACTICE_PAGE_PERMISSIONS = ("add_page", "bulk_delete_page", "change_page", "lock_page", "publish_page",
+                             "unlock_page")
+# On the root collection, shared by every practice: add and choose only. Wagtail lets the
+# uploader change and delete their own images and documents; "change" here would let one
+# practice's administrator edit or delete another practice's photos.
+PRACTICE_COLLECTION_PERMISSIONS = (
+    ("wagtailimages", ("add_image", "choose_image")),
+    ("wagtaildocs", ("add_document", "choose_document")),
+)
+# Kernel models a practice administrator manages; the rest of the kernel (accounts, the
+# practice groups themselves) stays the install owner's.
+PRACTICE_KERNEL_MODELS = ("expert", "clientmembership")
+
+
+def _site_setting_models():
+    from wagtail.contrib.settings.models import BaseSiteSetting
+    from wagtail.contrib.settings.registry import registry
+
+    return [model for model in registry if issubclass(model, BaseSiteSetting)]
+
+
+def practice_admin_permissions():
+    """Model permissions of every practice's administrators group: the admin, the kernel's
+    practice models, payments and every installed module's models (site settings excluded:
+    those are granted per site, see setup_practice_groups). Which practice's rows they
+    see is site_core.access's business."""
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    from site_core.modules import all_modules
+
+    setting_types = {ContentType.objects.get_for_model(model).pk for model in _site_setting_models()}
+    app_labels = ["payments"] + [module.label for module in all_modules()]
+    models = [apps.get_model("site_core", name) for name in PRACTICE_KERNEL_MODELS]
+    for label in app_labels:
+        models.extend(apps.get_app_config(label).get_models())
+    content_types = [ct.pk for ct in ContentType.objects.get_for_models(*models).values()
+                     if ct.pk not in setting_types]
+    return Permission.objects.filter(
+        content_type_id__in=content_types
+    ) | Permission.objects.filter(content_type__app_label="wagtailadmin", codename="access_admin")
+
+
+def _group_name(site, role):
+    from site_core.access import ADMINS
+
+    label = "Practice administrators" if role == ADMINS else "Practice experts"
+    return f"{label}: {site.site_name or site.hostname} #{site.pk}"[:150]
+
+
+def _practice_group(site, role):
+    from site_core.models import PracticeGroup
+
+    row = PracticeGroup.objects.filter(site=site, role=role).select_related("group").first()
+    if row is None:
+        group, _ = Group.objects.get_or_create(name=_group_name(site, role))
+        row = PracticeGroup.objects.create(site=site, role=role, group=group)
+    return row.group
+
+
+@transaction.atomic
+def setup_practice_groups(site):
+    """Create, or bring up to date, the practice's two groups: its administrators (the admin,
+    every practice model, the site's settings, pages of its tree in every language, images
+    and documents) and its experts (membership only: what experts may do is the shared
+    "Experts" group). Idempotent: run when a practice's site is saved, after migrations and
+    by the demo."""
+    from wagtail.models import Collection, GroupSitePermission, Page
+
+    from site_core.access import ADMINS, EXPERTS
+    from site_core.models import User
+
+    admins = _practice_group(site, ADMINS)
+    experts = _practice_group(site, EXPERTS)
+    admins.permissions.add(*practice_admin_permissions())
+    experts.user_set.add(*User.objects.filter(expert__site=site).exclude(groups=experts))
+
+    for model in _site_setting_models():
+        permission = Permission.objects.filter(content_type__app_label=model._meta.app_label,
+                                               codename=f"change_{model._meta.model_name}").first()
+        if permission is None:  # during migrations, before that app's permissions exist
+            continue
+        GroupSitePermission.objects.get_or_create(group=admins, site=site, permission=permission)
+
+    roots = set(Page.objects.filter(translation_key=site.root_page.translation_key).values_list("pk", flat=True))
+    page_permissions = list(Permission.objects.filter(content_type__app_label="wagtailcore",
+                                                      codename__in=PRACTICE_PAGE_PERMISSIONS))
+    # The site's root moved (or a translation was removed): the old tree is no longer theirs.
+    GroupPagePermission.objects.filter(group=admins).exclude(page_id__in=roots).delete()
+    existing = set(GroupPagePermission.objects.filter(group=admins).values_list("page_id", "permission_id"))
+    GroupPagePermission.objects.bulk_create([
+        GroupPagePermission(group=admins, page_id=page_id, permission=permission)
+        for page_id in roots for permission in page_permissions
+        if (page_id, permission.pk) not in existing
+    ])
+
+    collection = Collection.get_first_root_node()
+    if collection is not None:
+        wanted = [permission.pk for app_label, codenames in PRACTICE_COLLECTION_PERMISSIONS
+                  for permission in Permission.objects.filter(content_type__app_label=app_label,
+                                                              codename__in=codenames)]
+        GroupCollectionPermission.objects.filter(group=admins).exclude(permission_id__in=wanted).delete()
+        for app_label, codenames in PRACTICE_COLLECTION_PERMISSIONS:
+            for permission in Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames):
+                GroupCollectionPermission.objects.get_or_create(group=admins, collection=collection,
+                                                                permission=permission)
+    return admins
+
+
+def setup_all_practices(sender=None, **kwargs):
+    """post_migrate: every practice's groups, with the permissions of modules added since.
+    Runs once, after the last app's post_migrate (when every permission exists)."""
+    from django.apps import apps
+    from wagtail.models import Site
+
+    # post_migrate is sent for each app that has a models module, the last one last.
+    last = [config for config in apps.get_app_configs() if config.models_module is not None][-1]
+    if sender is not None and sender is not last:
+        return
+    for site in Site.objects.select_related("root_page"):
+        setup_practice_groups(site)
+
+
+@transaction.atomic
+def add_practice_admin(site, user):
+    """Make ``user`` an administrator of the practice ``site`` (not a superuser)."""
+    from site_core import access
+
+    group = setup_practice_groups(site)
+    user.groups.add(group)
+    access.forget(user)
+    return user
+
+
+@transaction.atomic
+def remove_practice_admin(site, user):
+    from site_core import access
+
+    group = access.practice_admin_group(site)
+    if group is not None:
+        user.groups.remove(group)
+    access.forget(user)
+    return user
+
+
+@transaction.atomic
+def add_client_membership(user, site, *, source="signup"):
+    """``user`` is a client of the practice ``site`` from now on (idempotent): made when they
+    sign up, book or are invited there. Staff of the practice see its members only."""
+    from site_core.models import ClientMembership
+
+    if user is None or site is None or not user.pk:
+        return None
+    membership, _ = ClientMembership.objects.get_or_create(site=site, user=user, defaults={"source": source})
+    return membership

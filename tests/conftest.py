@@ -152,7 +152,12 @@ def build_practice(hostname="testserver", port=80, *, name="Cabinet Test", theme
     practice_settings.practice_name = name
     practice_settings.theme = theme
     practice_settings.save()
-    return Practice(site, home, home_en, index, index_en, practice_settings)
+    from site_core.services import setup_practice_groups
+
+    built = Practice(site, home, home_en, index, index_en, practice_settings)
+    # Its administrators' and experts' groups (site_core.access reads them).
+    built.admin_group = setup_practice_groups(site)
+    return built
 
 
 @pytest.fixture
@@ -196,7 +201,7 @@ def make_expert(db, make_user):
         if user is None and with_user:
             user = make_user(email=f"{slug}@experts.test", first_name=name.split()[0],
                              last_name=name.split()[-1])
-        expert = create_expert(name=name, user=user)
+        expert = create_expert(name=name, user=user, site=practice.site)
         parent = parent or practice.index
         page = ExpertPage(title=name, slug=slug, expert=expert, display_name=name,
                           specialty="Spécialité de test", summary=f"Résumé de {name}",

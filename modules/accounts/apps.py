@@ -10,3 +10,7 @@ class AccountsConfig(modules.ModuleConfig):
     description = _("Sign-up, login, email verification and the client's portal.")
     required = True
     url_prefix = "portal/"
+
+    def ready(self):
+        super().ready()
+        from modules.accounts import receivers  # noqa: F401  (connects them)

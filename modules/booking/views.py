@@ -44,6 +44,7 @@ from site_core.lookups import expert_page_or_404
 from site_core.models import ExpertPage, PracticeSettings
 from site_core.money import Money
 from site_core.payments.services import PromoCodeError, check_promo_code
+from site_core.services import add_client_membership
 
 SESSION_PREFIX = "cabinet:booking:"
 
@@ -324,6 +325,8 @@ def _create_account(request, data):
         language=(translation.get_language() or "fr")[:2],
     )
     address = EmailAddress.objects.create(user=user, email=data["email"], primary=True, verified=False)
+    # Signed up on this practice's site: its client, even if the booking goes no further.
+    add_client_membership(user, current_site(), source="signup")
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return user, address
 
@@ -388,7 +391,9 @@ def answer(request, token):
     """The expert's signed link (email, text message): confirm or decline a request without
     logging in. GET only shows it (mail scanners open links); POST acts."""
     appointment = notifications.read_answer_token(token)
-    if appointment is None:
+    site = current_site()
+    # The link is the practice's own: on another practice's address it answers nothing.
+    if appointment is None or site is None or appointment.site_id != site.pk:
         return render(request, "booking/answer.html", {"invalid": True}, status=404)
     status = 200
     if request.method == "POST":
@@ -418,7 +423,9 @@ def calendar_feed(request, token):
     the URL is the only key; "new address" on the dashboard replaces it (the old one answers
     404 from then on). A wrong, forged or retired token answers 404, like an unknown page."""
     expert = notifications.read_feed_token(token)
-    if expert is None:
+    site = current_site()
+    # The expert's practice's own link: on another practice's address it answers nothing.
+    if expert is None or (expert.site_id is not None and (site is None or expert.site_id != site.pk)):
         raise Http404
     since = timezone.now() - timedelta(days=30)
     rows = (Appointment.objects.filter(expert=expert, ends_at__gte=since, state__in=list(notifications.FEED_STATUS))

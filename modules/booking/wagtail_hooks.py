@@ -25,9 +25,9 @@ from modules.booking.models import (
     Offering,
     Product,
 )
+from site_core import access
 from site_core import hooks as cabinet_hooks
 from site_core.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin, own_rows
-from site_core.models import Expert
 from site_core.money import Money
 from site_core.sections import PageSection
 
@@ -139,6 +139,7 @@ class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet
 
     model = Appointment
     module_label = "booking"
+    site_path = "site"
     icon = "date"
     menu_label = _("Appointments")
     menu_order = 200
@@ -167,7 +168,7 @@ class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet
 
     def _own(self, request, pk):
         return get_object_or_404(own_rows(Appointment.objects.select_related("expert", "client", "order"),
-                                          request.user, "expert"), pk=pk)
+                                          request.user, "expert", "site"), pk=pk)
 
     def act_view(self, request, pk):
         if request.method != "POST":
@@ -213,7 +214,7 @@ class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet
     def pending_view(self, request):
         """What is waiting for the expert's answer (polled by the dashboard panel, which rings
         when a new instant request arrives)."""
-        rows = own_rows(Appointment.objects.filter(state=Appointment.State.REQUESTED), request.user, "expert")
+        rows = own_rows(Appointment.objects.filter(state=Appointment.State.REQUESTED), request.user, "expert", "site")
         now = timezone.now()
         return JsonResponse({"now": now.isoformat(), "requests": [
             {"id": a.pk, "code": a.code, "instant": a.instant, "mode": a.mode,
@@ -273,10 +274,7 @@ def _same_clock(value, read_in, as_in):
 
 
 def _own_experts(user):
-    if user.is_superuser or user.has_perm("site_core.change_expert"):
-        return Expert.objects.all()
-    expert = getattr(user, "expert", None)
-    return Expert.objects.filter(pk=expert.pk) if expert else Expert.objects.none()
+    return access.visible_experts(user)
 
 
 class OwnedViewSet(ModuleMenuItemMixin, ModelViewSet):
@@ -358,7 +356,7 @@ class RequestsPanel(Component):
         parent = parent_context or {}
         context.update(request=parent.get("request", self.request), csrf_token=parent.get("csrf_token"))
         rows = own_rows(Appointment.objects.filter(state=Appointment.State.REQUESTED)
-                        .select_related("client", "expert"), self.request.user, "expert").order_by("confirm_by")
+                        .select_related("client", "expert"), self.request.user, "expert", "site").order_by("confirm_by")
         expert = getattr(self.request.user, "expert", None)
         profile = availability.profile_for(expert) if expert else None
         context.update({

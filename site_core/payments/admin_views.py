@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from site_core.admin import ReadOnlyViewSetMixin, own_rows
+from site_core.admin import ReadOnlyViewSetMixin, ScopedFiltersMixin, own_rows
 from site_core.money import Money
 from site_core.payments import services
 from site_core.payments.forms import RefundForm
@@ -21,13 +21,20 @@ from site_core.payments.providers import ProviderError
 from site_core.payments.registry import UnknownProvider
 
 
-def can_move_money(user):
-    return user.is_superuser or user.has_perm("payments.add_refund")
+def can_move_money(user, payment=None):
+    """Refunds and credits: the install owner, or an administrator of the payment's practice
+    (with the refund permission); never an expert."""
+    from site_core.access import is_practice_admin
+
+    if not (user.is_superuser or user.has_perm("payments.add_refund")):
+        return False
+    return payment is None or is_practice_admin(user, payment.order.site)
 
 
 def own_payment(request, pk):
     payment = get_object_or_404(
-        own_rows(Payment.objects.select_related("order__client", "order__expert"), request.user, "order__expert"),
+        own_rows(Payment.objects.select_related("order__client", "order__expert", "order__site"), request.user,
+                 "order__expert", "order__site"),
         pk=pk,
     )
     return payment
@@ -62,10 +69,10 @@ class PaymentViewSet(ReadOnlyViewSetMixin, ModelViewSet):
     def index_view_class(self):
         base = super().index_view_class
 
-        class OwnPayments(base):
+        class OwnPayments(ScopedFiltersMixin, base):
             def get_base_queryset(self):
                 return own_rows(super().get_base_queryset().select_related("order__expert", "order__client")
-                                .prefetch_related("refunds"), self.request.user, "order__expert")
+                                .prefetch_related("refunds"), self.request.user, "order__expert", "order__site")
 
         return OwnPayments
 
@@ -87,7 +94,7 @@ class PaymentViewSet(ReadOnlyViewSetMixin, ModelViewSet):
                     lines=payment.order.lines.all(),
                     log=PaymentLog.objects.filter(payment=payment).select_related("user", "refund"),
                     refunds=payment.refunds.all(),
-                    can_move_money=can_move_money(self.request.user),
+                    can_move_money=can_move_money(self.request.user, payment),
                     refund_url=reverse(viewset.get_url_name("refund"), args=[payment.pk]),
                     promo_url=reverse(viewset.get_url_name("promo_code"), args=[payment.pk]),
                     promo_codes=payment.issued_promo_codes.all(),
@@ -98,7 +105,7 @@ class PaymentViewSet(ReadOnlyViewSetMixin, ModelViewSet):
 
     def refund_view(self, request, pk):
         payment = own_payment(request, pk)
-        if not can_move_money(request.user):
+        if not can_move_money(request.user, payment):
             raise PermissionDenied
         inspect_url = reverse(self.get_url_name("inspect"), args=[payment.pk])
         refundable = Money(payment.refundable_amount, payment.currency)
@@ -137,7 +144,7 @@ class PaymentViewSet(ReadOnlyViewSetMixin, ModelViewSet):
 
     def promo_code_view(self, request, pk):
         payment = own_payment(request, pk)
-        if not can_move_money(request.user):
+        if not can_move_money(request.user, payment):
             raise PermissionDenied
         inspect_url = reverse(self.get_url_name("inspect"), args=[payment.pk])
         if request.method != "POST":

@@ -140,6 +140,11 @@ def create_order(*, site, client, purpose, currency, lines, expert=None, paid_ob
     ])
     if promo is not None:
         PromoRedemption.objects.create(promo_code=promo, order=order, client=client)
+    if client is not None:
+        # Whoever orders (books) on a practice's site is its client.
+        from site_core.services import add_client_membership
+
+        add_client_membership(client, site, source="booking")
     if order.total == 0:
         # Fully covered by a promo code: nothing to pay.
         _mark_order_paid(order)

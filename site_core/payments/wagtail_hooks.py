@@ -4,6 +4,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from site_core import hooks as cabinet_hooks
+from site_core.admin import ModuleMenuItemMixin
 from site_core.payments.admin_views import PaymentViewSet
 from site_core.payments.models import PromoCode
 
@@ -13,8 +14,12 @@ def register_payment_viewset():
     return PaymentViewSet("payment_admin")
 
 
-class PromoCodeViewSet(SnippetViewSet):
+class PromoCodeViewSet(ModuleMenuItemMixin, SnippetViewSet):
+    """Promo codes of the practices the user administers (the install owner: all)."""
+
     model = PromoCode
+    site_path = "site"
+    owner_path = None
     icon = "tag"
     menu_label = _("Promo codes")
     menu_order = 230

@@ -109,3 +109,38 @@ def test_the_api_lists_each_demo_practices_experts_in_french_and_english(seeded,
             assert expert["specialty"] == in_language.specialty
             assert expert["url"] == (f"/{page.slug}/" if language == "fr" else f"/en/{page.slug}/")
             assert expert["modes"]
+
+
+@pytest.mark.django_db
+def test_the_demo_practices_are_kept_apart(seeded):
+    """Each demo practice's administrator is that practice's, not a superuser; the install's
+    owner (a superuser) administers both; each expert is an expert of their own practice."""
+    from site_core import access
+    from site_core.demo import OWNER
+
+    cabinet = User.objects.get(email="admin@cabinet.test")
+    horizon = User.objects.get(email="admin@horizon.test")
+    owner = User.objects.get(email=OWNER[0])
+    sites = {site.hostname: site for site in Site.objects.all()}
+    assert not cabinet.is_superuser and not horizon.is_superuser and owner.is_superuser
+    assert OWNER[0] in seeded
+    (first, first_site), (second, second_site) = [
+        (user, next(s for s in sites.values() if access.is_practice_admin(user, s))) for user in (cabinet, horizon)]
+    assert first_site != second_site
+    assert list(access.practices_administered(first)) == [first_site]
+    assert not access.is_practice_admin(first, second_site) and not access.is_practice_admin(second, first_site)
+    assert all(access.is_practice_admin(owner, site) for site in sites.values())
+    for expert in Expert.objects.select_related("user", "site"):
+        assert access.is_practice_expert(expert.user, expert.site)
+        assert not access.is_practice_admin(expert.user, expert.site)
+        other = next(s for s in sites.values() if s != expert.site)
+        assert not access.is_practice_expert(expert.user, other)
+    # In the admin, the second practice's administrator sees none of the first's appointments.
+    from modules.booking.models import Appointment
+
+    http = Client(HTTP_HOST=second_site.hostname)
+    http.force_login(second)
+    body = http.get("/admin/appointments/").content.decode()
+    for appointment in Appointment.objects.filter(site=first_site).exclude(state="held")[:5]:
+        assert appointment.code not in body
+    assert Appointment.objects.filter(site=first_site).exists()

@@ -2,11 +2,11 @@
 
 import asyncio
 import os
-from concurrent.futures import ThreadPoolExecutor
 import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.testing import ApplicationCommunicator

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0004_calendar_feed_key'),
+        ('booking', '0005_clients_of_existing_appointments'),
     ]
 
     operations = [

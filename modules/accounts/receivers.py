@@ -1,0 +1,16 @@
+"""The accounts module's signal receivers, connected in AccountsConfig.ready()."""
+
+from allauth.account.signals import user_signed_up
+from django.dispatch import receiver
+from wagtail.models import Site
+
+from site_core.services import add_client_membership
+
+
+@receiver(user_signed_up)
+def client_of_the_practice(sender, request, user, **kwargs):
+    """Signing up on a practice's site makes the person its client (their account serves
+    every practice of the install)."""
+    site = Site.find_for_request(request) if request is not None else None
+    if site is not None:
+        add_client_membership(user, site, source="signup")
