@@ -228,6 +228,10 @@ def admin_object_urls(data):
         namespace = name.rsplit(":", 1)[0] if ":" in name else ""
         if namespace in NOT_PRACTICE_OBJECTS or name in NOT_PRACTICE_OBJECT_URLS:
             continue
+        if namespace in viewsets and params == ["expert_id"]:
+            # Views of one expert's settings (the hours editor): the practice-1 expert.
+            urls.append((name, reverse(name, kwargs={"expert_id": data["expert"].pk})))
+            continue
         if namespace in viewsets:
             model = getattr(viewsets[namespace], "model", None)
             if model not in samples:
@@ -496,9 +500,10 @@ def test_api_and_signed_links_refuse_practice_one_objects_on_practice_two(world)
 
     # Booking pages and signed links of practice 1, on practice 2's address.
     from modules.booking import notifications
+    from modules.booking import services as booking_services
 
     links = [reverse("booking:answer", args=[one["answer_token"]]),
-             reverse("booking:feed", args=[notifications.feed_token(one["expert"])]),
+             reverse("booking:feed", args=[notifications.feed_token(one["expert"], booking_services.calendar_feed_key(one["expert"]))]),
              reverse("booking:done", args=[one["appointment"].code]),
              reverse("booking:cancel", args=[one["appointment"].code]),
              reverse("booking:reschedule", args=[one["appointment"].code]),
@@ -512,7 +517,7 @@ def test_api_and_signed_links_refuse_practice_one_objects_on_practice_two(world)
             assert one["client"].email not in response.content.decode()
     # On its own address the expert's link works.
     assert Client(HTTP_HOST=ONE).get(reverse("booking:answer", args=[one["answer_token"]])).status_code == 200
-    feed = Client(HTTP_HOST=ONE).get(reverse("booking:feed", args=[notifications.feed_token(one["expert"])]))
+    feed = Client(HTTP_HOST=ONE).get(reverse("booking:feed", args=[notifications.feed_token(one["expert"], booking_services.calendar_feed_key(one["expert"]))]))
     assert feed.status_code == 200 and one["appointment"].code in feed.content.decode()
     # And the API answers practice 2's own objects.
     own = logged_in(two["client"], TWO).get(f"/api/v1/bookings/{two['appointment'].code}")

@@ -322,9 +322,10 @@ def test_only_the_expert_and_the_practice_administrators_get_in(practice, expert
     assert client.get("/admin/booking_hours/").status_code in (302, 403)
     assert rows(expert) == before
     # The practice administrator chooses any expert and edits their hours.
-    admin = make_user(is_staff=True)
-    admin.user_permissions.add(Permission.objects.get(codename="access_admin"),
-                               Permission.objects.get(codename="change_expert"))
+    from site_core.services import add_practice_admin
+
+    admin = make_user()
+    add_practice_admin(practice.site, admin)
     boss = csrf_client(admin)
     listing = boss.get("/admin/booking_hours/").content.decode()
     assert url(expert) in listing and url(colleague) in listing
