@@ -310,6 +310,15 @@ class PageGuard:
         assert not problems, "\n".join(problems)
 
 
+def sign_in_to_admin(tab, url, email, password):
+    """Logs ``tab`` in through the Wagtail admin's login form, as a person would; waits for the dashboard."""
+    tab.goto(f"{url}/admin/login/")
+    tab.fill("#id_username", email)
+    tab.fill("#id_password", password)
+    tab.locator('button[type="submit"]').click()
+    tab.wait_for_url(f"{url}/admin/")
+
+
 @pytest.fixture
 def guard(live_server):
     """guard(tab) -> a PageGuard on that tab; every guard made is checked when the test ends."""

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from icalendar import Calendar
 
-from tests.conftest import build_practice
+from tests.conftest import build_practice, sign_in_to_admin
 
 pytestmark = pytest.mark.browser
 
@@ -42,11 +42,7 @@ def feed_site(live_server, make_expert, make_user):
 
 
 def sign_in(tab, url, expert):
-    tab.goto(f"{url}/admin/login/")
-    tab.fill("#id_username", expert.user.email)
-    tab.fill("#id_password", "expert-password-2026")
-    tab.locator('button[type="submit"]').click()
-    tab.wait_for_url(f"{url}/admin/")
+    sign_in_to_admin(tab, url, expert.user.email, "expert-password-2026")
 
 
 def feed_status(context, url):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from tests.conftest import build_practice
+from tests.conftest import build_practice, sign_in_to_admin
 from tests.e2e.test_themes import serious_axe_violations
 
 pytestmark = pytest.mark.browser
@@ -83,11 +83,7 @@ def test_an_expert_sets_their_week_by_clicking_and_a_visitor_sees_those_times(
     context = browser.new_context(locale="fr-FR" if language == "fr" else "en-GB", timezone_id="Europe/Paris")
     tab = context.new_page()
     guard(tab)
-    tab.goto(f"{url}/admin/login/")
-    tab.fill("#id_username", expert.user.email)
-    tab.fill("#id_password", "expert-password-2026")
-    tab.locator('button[type="submit"]').click()
-    tab.wait_for_url(f"{url}/admin/")
+    sign_in_to_admin(tab, url, expert.user.email, "expert-password-2026")
     tab.goto(f"{url}/admin/booking_hours/")
     tab.wait_for_url(f"**/admin/booking_hours/{expert.pk}/")
     assert tab.locator("legend", has_text=words["monday"]).count() == 1
@@ -186,11 +182,7 @@ def test_an_overlap_is_shown_on_its_field_to_a_screen_reader_and_nothing_is_save
     # error); every asset it loads is still checked by its own response.
     watched.allow(f"/admin/booking_hours/{expert.pk}/")
     watched.allow("the server responded with a status of 400")
-    tab.goto(f"{url}/admin/login/")
-    tab.fill("#id_username", expert.user.email)
-    tab.fill("#id_password", "expert-password-2026")
-    tab.locator('button[type="submit"]').click()
-    tab.wait_for_url(f"{url}/admin/")
+    sign_in_to_admin(tab, url, expert.user.email, "expert-password-2026")
     tab.goto(f"{url}/admin/booking_hours/{expert.pk}/")
     tab.get_by_label("Ouvert le mardi").check()
     tab.fill("#id_day1-0-start", "09:00")

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import build_practice
+from tests.conftest import build_practice, sign_in_to_admin
 
 pytestmark = pytest.mark.browser
 
@@ -32,12 +32,7 @@ def fresh_site(live_server, make_expert, make_user, settings):
     return live_server.url, expert, offering, admin
 
 
-def log_in(tab, url, email, password):
-    tab.goto(f"{url}/admin/login/")
-    tab.fill("#id_username", email)
-    tab.fill("#id_password", password)
-    tab.locator('button[type="submit"]').click()
-    tab.wait_for_url(f"{url}/admin/")
+log_in = sign_in_to_admin
 
 
 def visit(tab, url):

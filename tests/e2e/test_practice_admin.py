@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import build_practice
+from tests.conftest import build_practice, sign_in_to_admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,11 +42,7 @@ def test_the_practice_two_administrator_sees_only_practice_two(two_practices, pa
     assert two["appointment"].state == Appointment.State.REQUESTED
     assert not admin.is_superuser
     watched = guard(page)
-    page.goto(f"{url}/admin/login/")
-    page.fill("#id_username", admin.email)
-    page.fill("#id_password", PASSWORD)
-    page.locator('button[type="submit"]').click()
-    page.wait_for_url(f"{url}/admin/")
+    sign_in_to_admin(page, url, admin.email, PASSWORD)
 
     dashboard = page.locator("main").inner_text()
     # The requests panel: practice 2's request, never practice 1's.
