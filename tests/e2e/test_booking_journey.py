@@ -1,6 +1,7 @@
 """A new client books a consultation in Chromium, pays with the test card, gets the code and the
 email; the expert confirms the request in the admin."""
 
+import re
 from datetime import time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -59,12 +60,24 @@ def test_new_client_books_pays_and_the_expert_confirms(booking_site, browser, gu
     shown = first_time.locator("xpath=..").inner_text().strip()  # "HH:MM" as the client sees it
     first_time.check()
     page.locator('form.booking__form button[type="submit"]').click()
-    # Step 3: a new client creates their account inline.
-    page.fill("#id_signup-first_name", "Léa")
-    page.fill("#id_signup-last_name", "Petit")
-    page.fill("#id_signup-email", "lea@example.test")
-    page.fill("#id_signup-password", "a-long-enough-passphrase")
+    # Step 3: a new client creates their account inline (allauth's sign-up)...
+    confirm_url = page.url
+    page.fill("#id_first_name", "Léa")
+    page.fill("#id_last_name", "Petit")
+    page.fill("#id_email", "lea@example.test")
+    page.fill("#id_password1", "a-long-enough-passphrase")
+    page.fill("#id_password2", "a-long-enough-passphrase")
     page.locator('input[name="account"][value="signup"] ~ button[type="submit"]').click()
+    # ...types the code emailed to confirm the address, and is back at step 3, logged in.
+    page.wait_for_url("**/accounts/confirm-email/")
+    assert not Appointment.objects.exists()  # nothing held before the address is confirmed
+    [message] = [m for m in mail.outbox if m.to == ["lea@example.test"]]
+    code = re.search(r"^\s*([A-Z0-9]{3,}(?:-[A-Z0-9]{3,})?)\s*$", message.body, re.MULTILINE).group(1)
+    page.fill('input[name="code"]', code)
+    page.locator('input[name="code"]').press("Enter")
+    page.wait_for_url(confirm_url)
+    assert "Sophie Laurent" in page.locator(".booking__summary").inner_text()
+    page.locator('form.form button[type="submit"]').click()
     # Payment with the simulated card.
     page.locator('form[action*="/pay/test/"] button').click()
     page.locator('form button[type="submit"]').last.click()
