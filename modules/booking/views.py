@@ -260,8 +260,8 @@ def confirm(request, page_id):
     if request.method == "GET" and not summary["instant"] and not _time_still_free(page, state):
         # Taken by someone else while this visitor signed up, confirmed their address or
         # simply waited: back to the times, everything else they chose kept.
-        messages.error(request, _("The time you chose has just been taken by someone else. Please choose "
-                                  "another one: your other choices are kept."))
+        messages.error(request, _("The time you chose is no longer available: someone may have just booked it. "
+                                  "Please choose another one; your other choices are kept."))
         return redirect("booking:slot", page_id=page.pk)
     signup_form = guest_signup_form()
     login_form = guest_login_form(request)

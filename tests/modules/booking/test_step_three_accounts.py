@@ -128,7 +128,7 @@ class TestSignupAtStepThree:
         assert (appointment.client, appointment.state) == (user, Appointment.State.HELD)
         assert signed_up == [user.pk]  # once, at sign-up, not again at the login after the code
 
-    def test_in_english(self, visitor, practice, expert_setup, frozen_now, signed_up):
+    def test_in_english(self, visitor, practice, expert_setup, frozen_now, signed_up, make_user):
         expert, page = expert_setup
         confirm = steps_one_and_two(visitor, page, free_times(expert)[0], prefix="/en")
         assert confirm.startswith("/en/")
@@ -141,6 +141,11 @@ class TestSignupAtStepThree:
         assert message.subject == "Please Confirm Your Email Address"
         assert enter_code(visitor, code_in(message), prefix="/en")["Location"] == confirm
         assert "Go to payment" in visitor.get(confirm).content.decode()
+        services.hold(services.BookingRequest(site=practice.site, expert=expert, client=make_user(),
+                                              mode="chat", product="long", starts_at=free_times(expert)[0]))
+        response = visitor.get(confirm, follow=True)
+        assert response.redirect_chain == [(f"/en/booking/{page.pk}/time/", 302)]
+        assert "The time you chose is no longer available" in response.content.decode()
 
     def test_a_wrong_code_keeps_the_visitor_out(self, visitor, practice, expert_setup, frozen_now):
         expert, page = expert_setup
@@ -194,7 +199,7 @@ class TestSignupAtStepThree:
         assert response["Location"] == confirm
         response = visitor.get(confirm, follow=True)
         assert response.redirect_chain == [(f"/booking/{page.pk}/time/", 302)]
-        assert "Le créneau choisi vient d’être pris" in response.content.decode()
+        assert "Le créneau choisi n’est plus disponible" in response.content.decode()
         state = visitor.session[f"cabinet:booking:{page.pk}"]
         assert (state["mode"], state["product"], state["promo_code"]) == ("chat", "long", "BIENVENUE")
         assert first.isoformat() not in response.content.decode()  # no longer offered
