@@ -1,6 +1,10 @@
 """The three steps of the booking form (seed 000) and the expert's switches."""
 
+from allauth.account import app_settings as account_settings
+from allauth.account.forms import LoginForm, SignupForm
+from allauth.utils import get_form_class
 from django import forms
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -97,36 +101,18 @@ class SlotForm(forms.Form):
         return self.slots[self.cleaned_data["starts_at"]]
 
 
-class GuestSignupForm(forms.Form):
-    """Step 3 for a visitor without an account: create one inline."""
-
-    first_name = forms.CharField(label=_("First name"), max_length=150,
-                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
-    last_name = forms.CharField(label=_("Last name"), max_length=150,
-                                widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
-    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    password = forms.CharField(label=_("Choose a password"), strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-
-    def clean_email(self):
-        from site_core.models import User
-
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise ValidationError(_("An account already uses this email address: log in instead."))
-        return email
-
-    def clean_password(self):
-        from django.contrib.auth.password_validation import validate_password
-
-        password = self.cleaned_data["password"]
-        validate_password(password)
-        return password
+def guest_signup_form(data=None):
+    """Step 3 for a visitor without an account: the sign-up page's own form (allauth's
+    ``ACCOUNT_FORMS["signup"]``), so the same fields, checks, adapter and policy apply."""
+    form = get_form_class(account_settings.FORMS, "signup", SignupForm)(data)
+    if "password1" in form.fields:
+        # The rules as one sentence: the field's help is a paragraph here, not a list.
+        form.fields["password1"].help_text = " ".join(password_validation.password_validators_help_texts())
+    return form
 
 
-class GuestLoginForm(forms.Form):
-    """Step 3 for a visitor who has an account."""
-
-    login_email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    login_password = forms.CharField(label=_("Password"), strip=False,
-                                     widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+def guest_login_form(request, data=None):
+    """Step 3 for a visitor who has an account: allauth's login form (``ACCOUNT_FORMS["login"]``).
+    Its fields are those of the log-in page ("login", "password"), so django-axes counts a
+    failure here on the same login + address counter as there."""
+    return get_form_class(account_settings.FORMS, "login", LoginForm)(data, request=request)

@@ -18,23 +18,27 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
+from allauth.account import app_settings as account_settings
+from allauth.account.decorators import verified_email_required
+from allauth.account.utils import complete_signup
+from allauth.core import ratelimit
+from allauth.core.exceptions import ImmediateHttpResponse
 from django.contrib import messages
-from django.contrib.auth import authenticate, login
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from modules.booking import availability, notifications, services
 from modules.booking.forms import (
     WHEN_NOW,
-    GuestLoginForm,
-    GuestSignupForm,
     ModeForm,
     ProductForm,
     SlotForm,
+    guest_login_form,
+    guest_signup_form,
     valid_time_zone,
 )
 from modules.booking.models import Appointment, Mode, Product
@@ -44,7 +48,6 @@ from site_core.lookups import expert_page_or_404
 from site_core.models import ExpertPage, PracticeSettings
 from site_core.money import Money
 from site_core.payments.services import PromoCodeError, check_promo_code
-from site_core.services import add_client_membership
 
 SESSION_PREFIX = "cabinet:booking:"
 
@@ -254,8 +257,8 @@ def _summary(request, page, state):
 
 @ratelimits.limit_posts("booking")
 def confirm(request, page_id):
-    """Step 3: who is booking (log in or sign up inline), then the slot is held and the
-    client goes to the payment page."""
+    """Step 3: who is booking (log in or sign up inline, through allauth), then the slot is
+    held and the client goes to the payment page."""
     page = expert_page_or_404(page_id)
     state = _state(request, page)
     summary = _summary(request, page, state)
@@ -267,15 +270,28 @@ def confirm(request, page_id):
         if booked.state == Appointment.State.HELD and booked.order_id:
             return redirect("payments:checkout", public_id=booked.order.public_id)
         return redirect("booking:done", code=booked.code)
-    signup_form = GuestSignupForm(prefix="signup")
-    login_form = GuestLoginForm(prefix="login")
+    if request.method == "GET" and not summary["instant"] and not _time_still_free(page, state):
+        # Taken by someone else while this visitor signed up, confirmed their address or
+        # simply waited: back to the times, everything else they chose kept.
+        messages.error(request, _("The time you chose is no longer available: someone may have just booked it. "
+                                  "Please choose another one; your other choices are kept."))
+        return redirect("booking:slot", page_id=page.pk)
+    signup_form = guest_signup_form()
+    login_form = guest_login_form(request)
     if request.method == "POST":
         if not request.user.is_authenticated:
-            user, signup_form, login_form = _guest(request, signup_form, login_form)
-            if user is None:
+            response, signup_form, login_form = _guest(request, page, signup_form, login_form)
+            if response is None:
                 return render(request, "booking/step_confirm.html", _context(
                     request, page, 3, summary=summary, signup_form=signup_form, login_form=login_form,
                     idempotency_key=request.POST.get("idempotency_key", "")), status=400)
+            if not request.user.is_authenticated:
+                # allauth's next step (the code sent to confirm the address); once confirmed, it
+                # brings the client back here, logged in, with their choices as they left them.
+                return response
+        unverified = _unverified_response(request)
+        if unverified is not None:
+            return unverified
         try:
             appointment = services.hold(_booking_request(request, page, state))
         except services.BookingError as error:
@@ -292,43 +308,56 @@ def confirm(request, page_id):
         idempotency_key=uuid.uuid4().hex))
 
 
-def _guest(request, signup_form, login_form):
-    """Logs in, or creates the account of, a visitor at step 3. (user or None, forms)."""
-    if request.POST.get("account") == "login":
-        login_form = GuestLoginForm(request.POST, prefix="login")
-        if login_form.is_valid():
-            user = authenticate(request, username=login_form.cleaned_data["login_email"],
-                                password=login_form.cleaned_data["login_password"])
-            if user is not None:
-                login(request, user)
-                return user, signup_form, login_form
-            login_form.add_error(None, _("This email and password do not match an account."))
-        return None, signup_form, login_form
-    signup_form = GuestSignupForm(request.POST, prefix="signup")
+def _time_still_free(page, state):
+    """Whether the time in ``state`` is still one of the expert's free times (what the hold checks)."""
+    try:
+        _offering, _unit, minutes, _total = services.quote(page.expert, state["mode"], state["product"],
+                                                           state.get("budget_minutes"))
+    except services.BookingError:
+        return False
+    return availability.is_free(page.expert, state["mode"], minutes, datetime.fromisoformat(state["starts_at"]),
+                                timezone.now(), fresh=True)
+
+
+def _guest(request, page, signup_form, login_form):
+    """Logs in, or signs up, a visitor at step 3 through allauth's own flow: its forms, its
+    adapter, its login stages (email verification, django-axes through ``authenticate``), its
+    ``user_signed_up`` signal. (allauth's response or None when a form is invalid, the forms)."""
+    back_here = reverse("booking:confirm", kwargs={"page_id": page.pk})
+    # allauth's own limits on its log-in and sign-up views (ACCOUNT_RATE_LIMITS) apply here too.
+    action = "login" if request.POST.get("account") == "login" else "signup"
+    limited = ratelimit.consume_or_429(request, action=action)
+    if limited is not None:
+        return limited, signup_form, login_form
+    if action == "login":
+        login_form = guest_login_form(request, request.POST)
+        if not login_form.is_valid():
+            return None, signup_form, login_form
+        try:
+            return login_form.login(request, redirect_url=back_here), signup_form, login_form
+        except ImmediateHttpResponse as error:
+            return error.response, signup_form, login_form
+    signup_form = guest_signup_form(request.POST)
     if not signup_form.is_valid():
         return None, signup_form, login_form
-    user, address = _create_account(request, signup_form.cleaned_data)
-    # The booking goes on at once; the address is confirmed by the link we send.
-    address.send_confirmation(request, signup=True)
-    return user, signup_form, login_form
+    # As allauth's sign-up view does: an address that already has an account creates nothing
+    # and gets a notice by email, the visitor sees the same "enter the code" page (no enumeration).
+    try:
+        user, response = signup_form.try_save(request)
+        if response is None:
+            response = complete_signup(request, user, account_settings.EMAIL_VERIFICATION, back_here)
+    except ImmediateHttpResponse as error:
+        response = error.response
+    return response, signup_form, login_form
 
 
-@transaction.atomic
-def _create_account(request, data):
-    from allauth.account.models import EmailAddress
-
-    from site_core.models import User
-
-    user = User.objects.create_user(
-        username=data["email"], email=data["email"], password=data["password"],
-        first_name=data["first_name"].strip(), last_name=data["last_name"].strip(),
-        language=(translation.get_language() or "fr")[:2],
-    )
-    address = EmailAddress.objects.create(user=user, email=data["email"], primary=True, verified=False)
-    # Signed up on this practice's site: its client, even if the booking goes no further.
-    add_client_membership(user, current_site(), source="signup")
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return user, address
+def _unverified_response(request):
+    """When the verification policy requires a confirmed address and this client has none (an
+    account made before the policy, or by hand), allauth's answer: a code is sent, and once it is
+    typed in the client comes back to step 3. None when the client may hold and pay."""
+    if account_settings.EMAIL_VERIFICATION != account_settings.EmailVerificationMethod.MANDATORY:
+        return None
+    return verified_email_required(lambda _request: None)(request)
 
 
 def _booking_request(request, page, state):

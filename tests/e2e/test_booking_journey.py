@@ -1,7 +1,8 @@
 """A new client books a consultation in Chromium, pays with the test card, gets the code and the
 email; the expert confirms the request in the admin."""
 
-from datetime import time
+import re
+from datetime import datetime, time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -59,12 +60,24 @@ def test_new_client_books_pays_and_the_expert_confirms(booking_site, browser, gu
     shown = first_time.locator("xpath=..").inner_text().strip()  # "HH:MM" as the client sees it
     first_time.check()
     page.locator('form.booking__form button[type="submit"]').click()
-    # Step 3: a new client creates their account inline.
-    page.fill("#id_signup-first_name", "Léa")
-    page.fill("#id_signup-last_name", "Petit")
-    page.fill("#id_signup-email", "lea@example.test")
-    page.fill("#id_signup-password", "a-long-enough-passphrase")
+    # Step 3: a new client creates their account inline (allauth's sign-up)...
+    confirm_url = page.url
+    page.fill("#id_first_name", "Léa")
+    page.fill("#id_last_name", "Petit")
+    page.fill("#id_email", "lea@example.test")
+    page.fill("#id_password1", "a-long-enough-passphrase")
+    page.fill("#id_password2", "a-long-enough-passphrase")
     page.locator('input[name="account"][value="signup"] ~ button[type="submit"]').click()
+    # ...types the code emailed to confirm the address, and is back at step 3, logged in.
+    page.wait_for_url("**/accounts/confirm-email/")
+    assert not Appointment.objects.exists()  # nothing held before the address is confirmed
+    [message] = [m for m in mail.outbox if m.to == ["lea@example.test"]]
+    code = re.search(r"^\s*([A-Z0-9]{3,}(?:-[A-Z0-9]{3,})?)\s*$", message.body, re.MULTILINE).group(1)
+    page.fill('input[name="code"]', code)
+    page.locator('input[name="code"]').press("Enter")
+    page.wait_for_url(confirm_url)
+    assert "Sophie Laurent" in page.locator(".booking__summary").inner_text()
+    page.locator('form.form button[type="submit"]').click()
     # Payment with the simulated card.
     page.locator('form[action*="/pay/test/"] button').click()
     page.locator('form button[type="submit"]').last.click()
@@ -91,4 +104,52 @@ def test_new_client_books_pays_and_the_expert_confirms(booking_site, browser, gu
     appointment.refresh_from_db()
     assert appointment.state == Appointment.State.CONFIRMED
     expert_tab.context.close()
+    page.context.close()
+
+
+def test_a_time_taken_while_the_visitor_confirms_their_code_sends_them_back_with_choices_kept(
+        booking_site, browser, guard, make_user):
+    """In English: Léa signs up at step 3; while she reads the code, someone else books her time.
+    After the code she is logged in, back at the times with a message, and books another."""
+    from modules.booking import services
+    from modules.booking.models import Appointment
+
+    url, expert_page, expert = booking_site
+    page = browser.new_context(locale="en-GB", timezone_id="Europe/Paris").new_page()
+    guard(page)
+    page.goto(f"{url}/en/booking/{expert_page.pk}/")
+    page.locator('input[name="mode"][value="chat"]').check()
+    page.locator('input[name="when"][value="appointment"]').check()
+    page.locator('form.booking__form button[type="submit"]').click()
+    page.locator('input[name="product"][value="long"]').check()
+    page.locator('form.booking__form button[type="submit"]').click()
+    first_time = page.locator('input[name="starts_at"]').first
+    taken = first_time.get_attribute("value")
+    first_time.check()
+    page.locator('form.booking__form button[type="submit"]').click()
+    confirm_url = page.url
+    page.fill("#id_first_name", "Léa")
+    page.fill("#id_last_name", "Petit")
+    page.fill("#id_email", "lea@example.test")
+    page.fill("#id_password1", "a-long-enough-passphrase")
+    page.fill("#id_password2", "a-long-enough-passphrase")
+    page.locator('input[name="account"][value="signup"] ~ button[type="submit"]').click()
+    page.wait_for_url("**/en/accounts/confirm-email/")
+    services.hold(services.BookingRequest(site=expert_page.get_site(), expert=expert, client=make_user(),
+                                          mode="chat", product="long", starts_at=datetime.fromisoformat(taken)))
+    [message] = [m for m in mail.outbox if m.to == ["lea@example.test"]]
+    code = re.search(r"^\s*([A-Z0-9]{3,}(?:-[A-Z0-9]{3,})?)\s*$", message.body, re.MULTILINE).group(1)
+    page.fill('input[name="code"]', code)
+    page.locator('input[name="code"]').press("Enter")
+    page.wait_for_url("**/time/")
+    assert "The time you chose is no longer available" in page.locator(".messages").inner_text()
+    assert page.locator(f'input[name="starts_at"][value="{taken}"]').count() == 0
+    page.locator('input[name="starts_at"]').first.check()
+    page.locator('form.booking__form button[type="submit"]').click()
+    page.wait_for_url(confirm_url)
+    assert "30 min" in page.locator(".booking__summary").inner_text()  # the package she chose, kept
+    page.locator('form.form button[type="submit"]').click()
+    page.wait_for_url("**/payments/checkout/**")
+    mine = Appointment.objects.get(client__email="lea@example.test")
+    assert mine.state == Appointment.State.HELD and mine.starts_at.isoformat() != taken
     page.context.close()

@@ -1,4 +1,8 @@
-"""Sign-up with email, verification, login, password reset (django-allauth)."""
+"""Sign-up with email, verification, login, password reset (django-allauth).
+
+The address is verified with a code sent by email (ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED),
+typed on the page the sign-up leads to: the same policy as step 3 of the booking form.
+"""
 
 import re
 
@@ -23,6 +27,13 @@ def link_in(message):
     return re.sub(r"^https?://[^/]+", "", match.group(0))
 
 
+def code_in(message):
+    """The verification code, alone on its line in the email."""
+    match = re.search(r"^\s*([A-Z0-9]{3,}(?:-[A-Z0-9]{3,})?)\s*$", message.body, re.MULTILINE)
+    assert match, message.body
+    return match.group(1)
+
+
 def logged_in_user_id(client):
     return client.session.get("_auth_user_id")
 
@@ -40,18 +51,30 @@ class TestSignup:
         message = mail.outbox[0]
         assert message.to == ["camille@example.test"]
         assert message.subject == "Confirmez votre adresse e-mail"
-        assert link_in(message).startswith("/accounts/confirm-email/")
+        assert code_in(message)
+        assert "/accounts/confirm-email/" not in message.body  # a code to type, not a link
+        page = client.get("/accounts/confirm-email/")
+        assert page.status_code == 200 and 'name="code"' in page.content.decode()
 
     def test_signup_in_english_sends_the_email_in_english(self, client, practice):
         assert signup(client, prefix="/en").status_code == 302
         assert User.objects.get(email="camille@example.test").language == "en"
         message = mail.outbox[0]
         assert message.subject == "Please Confirm Your Email Address"
-        assert link_in(message).startswith("/en/accounts/confirm-email/")
+        assert "Your email verification code is listed below." in message.body
+        assert client.post("/en/accounts/confirm-email/", {"code": code_in(message)}).status_code == 302
+        assert User.objects.get(email="camille@example.test").emailaddress_set.get().verified
 
     def test_login_is_refused_until_the_address_is_verified(self, client, practice):
+        from django.core.cache import cache
+
         signup(client)
         visitor = Client()
+        # Within minutes of the sign-up's code, allauth sends no other one (its "confirm_email" limit).
+        response = visitor.post("/accounts/login/", {"login": "camille@example.test", "password": PASSWORD})
+        assert logged_in_user_id(visitor) is None
+        assert response.status_code == 200 and "Trop de tentatives" in response.content.decode()
+        cache.clear()  # later: the login sends a new code and asks for it
         response = visitor.post("/accounts/login/", {"login": "camille@example.test",
                                                      "password": PASSWORD})
         assert logged_in_user_id(visitor) is None
@@ -60,28 +83,34 @@ class TestSignup:
         portal = visitor.get("/portal/")
         assert portal.status_code == 302 and portal["Location"].startswith("/accounts/login/")
 
-    def test_the_confirmation_link_verifies_and_login_with_email_works(self, client, practice):
-        signup(client)
-        link = link_in(mail.outbox[0])
-        page = client.get(link)
-        assert page.status_code == 200
-        assert "camille@example.test" in page.content.decode()
-        # Confirming takes a POST (ACCOUNT_CONFIRM_EMAIL_ON_GET is off: mail scanners follow links).
+    def test_the_code_verifies_and_logs_in_and_login_with_email_works(self, client, practice):
         from allauth.account.models import EmailAddress
 
+        signup(client)
+        code = code_in(mail.outbox[0])
+        response = client.post("/accounts/confirm-email/", {"code": "ZZZZZZ"})
+        assert response.status_code == 200 and logged_in_user_id(client) is None
         assert not EmailAddress.objects.get(email="camille@example.test").verified
-        response = client.post(link)
-        assert response.status_code == 302
+        response = client.post("/accounts/confirm-email/", {"code": code})
+        assert response.status_code == 302 and response["Location"] == "/portal/"
         assert EmailAddress.objects.get(email="camille@example.test").verified
+        user = User.objects.get(email="camille@example.test")
+        assert logged_in_user_id(client) == str(user.pk)
 
         visitor = Client()
         response = visitor.post("/accounts/login/", {"login": "Camille@Example.test",
                                                      "password": PASSWORD})
         assert response.status_code == 302
         assert response["Location"] == "/portal/"
-        user = User.objects.get(email="camille@example.test")
         assert logged_in_user_id(visitor) == str(user.pk)
         assert visitor.get("/portal/").status_code == 200
+
+    def test_the_code_is_tied_to_the_browser_that_signed_up(self, client, practice):
+        signup(client)
+        other = Client()
+        response = other.post("/accounts/confirm-email/", {"code": code_in(mail.outbox[0])})
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+        assert logged_in_user_id(other) is None
 
     def test_a_wrong_password_is_refused(self, client, practice, make_user):
         make_user(email="camille@example.test", password=PASSWORD)

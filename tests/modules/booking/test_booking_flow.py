@@ -79,19 +79,28 @@ def test_client_books_a_package_in_three_steps(client, practice, expert_setup, c
 
 
 def test_visitor_creates_an_account_at_step_three(client, practice, expert_setup, frozen_now):
+    """allauth's sign-up, then the code from the email, then back at step 3 to pay (the full
+    story, with CSRF enforced, is in test_step_three_accounts.py)."""
+    import re
+
     expert, page = expert_setup
     client.post(f"/booking/{page.pk}/", {"mode": "chat", "when": "appointment"})
     client.post(f"/booking/{page.pk}/product/", {"product": "per_minute", "budget_minutes": 20})
     client.post(f"/booking/{page.pk}/time/", {"starts_at": first_slot(expert, minutes=20).isoformat()})
     response = client.post(f"/booking/{page.pk}/confirm/", {
-        "account": "signup", "signup-first_name": "Léa", "signup-last_name": "Petit",
-        "signup-email": "lea@example.test", "signup-password": "a-long-enough-passphrase",
+        "account": "signup", "first_name": "Léa", "last_name": "Petit", "email": "lea@example.test",
+        "password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase",
     })
+    assert response["Location"] == "/accounts/confirm-email/"
+    assert Appointment.objects.count() == 0  # nothing held before the address is confirmed
+    [message] = [m for m in mail.outbox if "lea@example.test" in m.to]
+    code = re.search(r"^\s*([A-Z0-9-]{6,})\s*$", message.body, re.MULTILINE).group(1)
+    assert client.post("/accounts/confirm-email/", {"code": code})["Location"] == f"/booking/{page.pk}/confirm/"
+    response = client.post(f"/booking/{page.pk}/confirm/", {"idempotency_key": "abc"})
     appointment = Appointment.objects.get()
     assert appointment.client.email == "lea@example.test"
     assert (appointment.minutes, appointment.order.total, appointment.order.capture_mode) == (20, 5000, "manual")
     assert response["Location"].startswith("/payments/checkout/")
-    assert any("lea@example.test" in m.to for m in mail.outbox)  # address confirmation
 
 
 def test_visitor_with_bad_signup_gets_errors_and_nothing_is_written(client, practice, expert_setup, frozen_now,
@@ -101,13 +110,13 @@ def test_visitor_with_bad_signup_gets_errors_and_nothing_is_written(client, prac
     client.post(f"/booking/{page.pk}/product/", {"product": "long"})
     client.post(f"/booking/{page.pk}/time/", {"starts_at": first_slot(expert).isoformat()})
     response = client.post(f"/booking/{page.pk}/confirm/", {
-        "account": "signup", "signup-first_name": "Léa", "signup-last_name": "Petit",
-        "signup-email": client_user.email.upper(), "signup-password": "short",
+        "account": "signup", "first_name": "Léa", "last_name": "Petit",
+        "email": client_user.email.upper(), "password1": "short", "password2": "short",
     })
     assert response.status_code == 400
     assert Appointment.objects.count() == 0
     response = client.post(f"/booking/{page.pk}/confirm/", {
-        "account": "login", "login-login_email": client_user.email, "login-login_password": "wrong-password",
+        "account": "login", "login": client_user.email, "password": "wrong-password",
     })
     assert response.status_code == 400 and Appointment.objects.count() == 0
 
