@@ -287,6 +287,10 @@ class Appointment(models.Model):
     ended_reason = models.CharField(_("reason"), max_length=300, blank=True)
     refund_percent = models.PositiveSmallIntegerField(_("refund (%)"), null=True, blank=True)
     money_settled_at = models.DateTimeField(_("payment released or refunded at"), null=True, blank=True)
+    # "Unavailable: call the client" (seed 002): the one way an expert gets the client's phone
+    # number, for this appointment only; the client never gets the expert's (see README).
+    call_client_at = models.DateTimeField(_("expert unavailable, calls the client, since"), null=True,
+                                          blank=True)
     idempotency_key = models.CharField(max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -36,6 +36,7 @@ RECIPIENTS = {
     "requested": ("client", "expert"),
     "instant": ("expert",),
     "declined": ("client",),
+    "unavailable": ("client",),
     "expired": ("client", "expert"),
     "canceled_by_client": ("client", "expert"),
     "canceled_by_expert": ("client", "expert"),
@@ -52,7 +53,7 @@ SMS = {
 #: (RFC 5546): REQUEST adds or updates the event in the client's calendar, CANCEL removes it.
 ICS_METHODS = {
     "confirmed": "REQUEST", "requested": "REQUEST", "rescheduled": "REQUEST",
-    "declined": "CANCEL", "expired": "CANCEL", "canceled_by_client": "CANCEL", "canceled_by_expert": "CANCEL",
+    "declined": "CANCEL", "unavailable": "CANCEL", "expired": "CANCEL", "canceled_by_client": "CANCEL", "canceled_by_expert": "CANCEL",
 }
 
 
@@ -166,6 +167,17 @@ def expert_feed(expert, appointments) -> bytes:
         return calendar.to_ical()
 
 
+def rebook_url(appointment):
+    """Where the client chooses another time with the same expert: the booking form of the
+    expert's page (absolute, in the active language), or the client's consultation page."""
+    from site_core.models import ExpertPage
+
+    page = ExpertPage.objects.live().filter(expert_id=appointment.expert_id).first()
+    if page is None:
+        return _absolute(appointment, reverse("booking:done", args=[appointment.code]))
+    return _absolute(appointment, reverse("booking:start", args=[page.localized.pk]))
+
+
 def _absolute(appointment, path):
     return appointment.site.root_url.rstrip("/") + path
 
@@ -233,7 +245,11 @@ def _texts(kind, recipient, appointment, when, deadline):
                                   "or the request is canceled and the client is not charged.")),
         ("declined", "client"): (_("%(expert)s cannot take your consultation"),
                                  _("%(expert)s cannot take your consultation of %(when)s. Nothing is charged: "
-                                   "the amount reserved is released. You can agree on another time with them.")),
+                                   "the amount reserved is released. You can choose another time.")),
+        ("unavailable", "client"): (_("%(expert)s is not available at the time you asked"),
+                                    _("%(expert)s is not available for your consultation of %(when)s and will "
+                                      "contact you to agree on another time. Nothing is charged: the amount "
+                                      "reserved is released. You can also choose another time yourself.")),
         ("expired", "client"): (_("Your request to %(expert)s has expired"),
                                 _("%(expert)s did not answer your request for %(when)s in time. Nothing is "
                                   "charged: the amount reserved is released.")),
@@ -281,8 +297,10 @@ def render_notice(appointment, kind, recipient):
             "room_url": room_url(appointment) if appointment.is_live else None,
             "answer_url": _absolute(appointment, reverse("booking:answer", args=[answer_token(appointment)]))
             if recipient == "expert" and kind in ("requested", "instant") else "",
-            "client_contact": kind == "declined" or recipient == "expert",
-            "expert_email": _address(appointment, "expert"),
+            # Contact rules (README): the client never gets the expert's email or phone; a
+            # client told "no" gets a link to choose another time instead.
+            "rebook_url": rebook_url(appointment)
+            if recipient == "client" and kind in ("declined", "unavailable") else "",
             "amount": Money(appointment.order.total, appointment.currency) if appointment.order_id else None,
             "payment_status": appointment.payment_status,
         }

@@ -635,8 +635,8 @@ def confirm(appointment, *, now=None) -> Appointment:
 
 @transaction.atomic
 def decline(appointment, *, reason="", now=None) -> Appointment:
-    """The expert says no: the payment is released in full and the client told, with the
-    expert's contact so that they can agree on another time."""
+    """The expert says no: the payment is released in full and the client told, with a link
+    to choose another time (never the expert's contact: see ``unavailable_call_client``)."""
     appointment = _locked(appointment)
     if appointment.state == A.DECLINED:
         return appointment
@@ -645,6 +645,43 @@ def decline(appointment, *, reason="", now=None) -> Appointment:
                            % {"state": appointment.get_state_display()}, code="not_waiting")
     _end(appointment, A.DECLINED, by="expert", reason=reason)
     _notify(appointment, "declined")
+    return appointment
+
+
+# --- Contact rules: the expert's contact stays private (seed 002) ----------------
+
+def client_phone(appointment) -> str:
+    """The number the client gave for this booking, else their account's ("" if none)."""
+    return appointment.phone or getattr(appointment.client, "phone", "") or ""
+
+
+def may_see_client_phone(appointment, user) -> bool:
+    """Whether ``user`` may read the client's phone number of ``appointment``: only the expert
+    of that appointment, and only after "unavailable: call the client" on it (not a practice
+    administrator, not another expert)."""
+    expert = getattr(user, "expert", None) if getattr(user, "is_authenticated", False) else None
+    return bool(expert is not None and appointment.expert_id == expert.pk and appointment.call_client_at)
+
+
+@transaction.atomic
+def unavailable_call_client(appointment, *, expert, reason="", now=None) -> Appointment:
+    """The expert cannot take this request ("unavailable") and will call the client to agree
+    on another time: the request is declined (nothing charged), the client told the expert
+    will contact them (with a link to choose another slot), and the client's phone number is
+    shown to this expert, for this appointment, from now on. Idempotent."""
+    now = now or timezone.now()
+    appointment = _locked(appointment)
+    if expert is None or appointment.expert_id != expert.pk:
+        raise BookingError(_("Only the expert of this appointment can do this."), code="not_yours")
+    if appointment.state == A.DECLINED and appointment.call_client_at:
+        return appointment
+    if appointment.state != A.REQUESTED:
+        raise BookingError(_("This request is no longer waiting for an answer (%(state)s).")
+                           % {"state": appointment.get_state_display()}, code="not_waiting")
+    appointment.call_client_at = now
+    appointment.save(update_fields=["call_client_at"])
+    _end(appointment, A.DECLINED, by="expert", reason=reason or "unavailable")
+    _notify(appointment, "unavailable")
     return appointment
 
 

@@ -383,6 +383,10 @@ def answer(request, token):
             if request.POST.get("action") == "confirm":
                 appointment = services.confirm(appointment)
                 messages.success(request, _("The consultation is confirmed; the client has been told."))
+            elif request.POST.get("action") == "unavailable":
+                appointment = services.unavailable_call_client(appointment, expert=appointment.expert)
+                messages.success(request, _("The request is declined; the client has been told you will call "
+                                            "them, and is not charged."))
             elif request.POST.get("action") == "decline":
                 appointment = services.decline(appointment, reason=request.POST.get("reason", "")[:300])
                 messages.success(request, _("The request is declined; the client has been told and is not "

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -128,8 +129,18 @@ class AppointmentInspect(InspectView):
             if appointment.order_id else "",
             notices=appointment.notices.all(),
             expert_zone=appointment.expert_zone, client_zone=appointment.client_zone,
+            **_contact_context(self.request, appointment),
         )
         return context
+
+
+def _contact_context(request, appointment):
+    """Contact rules: the client's phone number only for the appointment's own expert, after
+    "unavailable: call the client"; the action itself only offered to that expert."""
+    expert = getattr(request.user, "expert", None)
+    shown = services.may_see_client_phone(appointment, request.user)
+    return {"is_own_expert": expert is not None and expert.pk == appointment.expert_id,
+            "show_client_phone": shown, "client_phone": services.client_phone(appointment) if shown else ""}
 
 
 class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet):
@@ -178,6 +189,10 @@ class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet
             if action == "confirm":
                 services.confirm(appointment)
                 messages.success(request, gettext("Confirmed; the client has been told."))
+            elif action == "unavailable":
+                services.unavailable_call_client(appointment, expert=getattr(request.user, "expert", None))
+                messages.success(request, gettext("Declined; the client is told you will call them. Their number "
+                                                  "is below."))
             elif action == "decline":
                 services.decline(appointment, reason=request.POST.get("reason", "")[:300])
                 messages.success(request, gettext("Declined; the client has been told and is not charged."))
@@ -362,11 +377,23 @@ class RequestsPanel(Component):
         expert = getattr(self.request.user, "expert", None)
         profile = availability.profile_for(expert) if expert else None
         context.update({
+            "call_back": _clients_to_call(expert),
             "requests": rows[:20], "pending_url": reverse("appointments:pending"), "now": timezone.now(),
             "expert": expert, "profile": profile, "switch_url": reverse("appointments:switch"),
             "available_now": profile.is_available_now() if profile else False,
             "paused": bool(profile and profile.paused_until and profile.paused_until > timezone.now())})
         return context
+
+
+def _clients_to_call(expert, now=None):
+    """The expert's own "unavailable: call the client" appointments of the last week whose
+    time has not long passed, each with the client's number (contact rules)."""
+    if expert is None:
+        return []
+    now = now or timezone.now()
+    rows = (Appointment.objects.filter(expert=expert, call_client_at__gt=now - timedelta(days=7))
+            .select_related("client").order_by("-call_client_at")[:20])
+    return [{"appointment": a, "phone": services.client_phone(a)} for a in rows]
 
 
 @hooks.register("construct_homepage_panels")
