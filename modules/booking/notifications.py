@@ -28,6 +28,7 @@ from site_core.sms import send_sms
 logger = logging.getLogger(__name__)
 
 ANSWER_SALT = "cabinet.booking.answer"
+PROPOSAL_SALT = "cabinet.booking.proposal"
 FEED_SALT = "cabinet.booking.feed"
 
 #: kind -> recipients; the texts are in ``_texts`` (translated in the recipient's language).
@@ -41,6 +42,7 @@ RECIPIENTS = {
     "canceled_by_client": ("client", "expert"),
     "canceled_by_expert": ("client", "expert"),
     "rescheduled": ("client", "expert"),
+    "proposal_expired": ("client", "expert"),
     "reminder_24h": ("client", "expert"),
     "reminder_1h": ("client", "expert"),
 }
@@ -53,7 +55,7 @@ SMS = {
 #: (RFC 5546): REQUEST adds or updates the event in the client's calendar, CANCEL removes it.
 ICS_METHODS = {
     "confirmed": "REQUEST", "requested": "REQUEST", "rescheduled": "REQUEST",
-    "declined": "CANCEL", "unavailable": "CANCEL", "expired": "CANCEL", "canceled_by_client": "CANCEL", "canceled_by_expert": "CANCEL",
+    "declined": "CANCEL", "unavailable": "CANCEL", "proposal_expired": "CANCEL", "expired": "CANCEL", "canceled_by_client": "CANCEL", "canceled_by_expert": "CANCEL",
 }
 
 
@@ -270,6 +272,14 @@ def _texts(kind, recipient, appointment, when, deadline):
                                     _("Your consultation with %(expert)s is now on %(when)s.")),
         ("rescheduled", "expert"): (_("A consultation has moved"),
                                     _("The consultation with %(client)s is now on %(when)s.")),
+        ("proposal_expired", "client"): (_("Your consultation with %(expert)s is canceled"),
+                                         _("You did not answer the other time %(expert)s proposed before your "
+                                           "consultation of %(when)s: it is canceled and you are refunded in "
+                                           "full.")),
+        ("proposal_expired", "expert"): (_("%(client)s did not answer the time you proposed"),
+                                         _("%(client)s did not answer the other time you proposed before the "
+                                           "consultation of %(when)s: it is canceled and the client is refunded "
+                                           "in full.")),
         ("reminder_24h", "client"): (_("Reminder: consultation with %(expert)s tomorrow"),
                                      _("Your consultation with %(expert)s is on %(when)s.")),
         ("reminder_24h", "expert"): (_("Reminder: consultation with %(client)s tomorrow"),
@@ -383,3 +393,50 @@ def ics_for(appointments, *, method="PUBLISH", name=""):
                                             "TENTATIVE" if appointment.is_live else "CANCELLED"))
         calendar.add_component(event)
     return calendar.to_ical()
+
+
+# --- "Propose another time": the client's signed link and email ---------------------
+
+def proposal_token(proposal) -> str:
+    """The client's link to answer a proposed time: the proposal and its nonce, signed. It
+    answers once: an answered or replaced proposal no longer waits, and the page says so."""
+    return signing.dumps({"p": proposal.pk, "n": proposal.nonce}, salt=PROPOSAL_SALT)
+
+
+def read_proposal_token(token, max_age=timedelta(days=60)):
+    """The proposal a client's link is about, or None (bad, tampered or too old)."""
+    from modules.booking.models import Proposal
+
+    try:
+        data = signing.loads(token, salt=PROPOSAL_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return Proposal.objects.select_related("appointment__expert", "appointment__client", "appointment__site").filter(
+        pk=data.get("p"), nonce=data.get("n")).first()
+
+
+def render_proposal(proposal):
+    """(subject, body) of the email proposing another time, in the client's language and zone.
+    Nothing in it reaches the expert: no email, no phone (contact rules)."""
+    appointment = proposal.appointment
+    with translation.override(_language(appointment, "client")), timezone.override(_zone(appointment, "client")):
+        zone = _zone(appointment, "client")
+        values = {"expert": appointment.expert.name, "old": local_time(proposal.old_starts_at, zone),
+                  "new": local_time(proposal.starts_at, zone)}
+        subject = _("%(expert)s proposes another time for your consultation") % values
+        context = {
+            "appointment": appointment, "proposal": proposal, **values,
+            "answer_url": _absolute(appointment, reverse("booking:proposal", args=[proposal_token(proposal)])),
+            "move_url": _absolute(appointment, reverse("booking:reschedule", args=[appointment.code])),
+        }
+        body = render_to_string("booking/email/proposal.txt", context)
+    return subject, body
+
+
+def send_proposal(proposal):
+    subject, body = render_proposal(proposal)
+    address = _address(proposal.appointment, "client")
+    if address:
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [address]).send(fail_silently=False)

@@ -130,8 +130,15 @@ class AppointmentInspect(InspectView):
             notices=appointment.notices.all(),
             expert_zone=appointment.expert_zone, client_zone=appointment.client_zone,
             **_contact_context(self.request, appointment),
+            **_proposal_context(self.request, appointment),
         )
         return context
+
+
+def _proposal_context(request, appointment):
+    from modules.booking.admin_proposals import inspect_context
+
+    return inspect_context(request, appointment)
 
 
 def _contact_context(request, appointment):
@@ -170,6 +177,7 @@ class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet
             path("results/", self.index_results_view, name="index_results"),
             path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
             path("act/<int:pk>/", self.act_view, name="act"),
+            path("propose/<int:pk>/", self.propose_view, name="propose"),
             path("pending.json", self.pending_view, name="pending"),
             path("switch/", self.switch_view, name="switch"),
         ]
@@ -204,6 +212,13 @@ class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet
         except services.BookingError as error:
             messages.error(request, error.message)
         return redirect(reverse(self.get_url_name("inspect"), args=[appointment.pk]))
+
+    def propose_view(self, request, pk):
+        """"Propose another time" (seed 002): the expert picks a new start among their free
+        times; the client answers from an email. Only the appointment's own expert."""
+        from modules.booking.admin_proposals import propose_view
+
+        return propose_view(self, request, self._own(request, pk))
 
     def switch_view(self, request):
         """The expert's switches (seeds 000, 004): available now for three hours, pause 20
