@@ -86,3 +86,40 @@ def test_the_unavailable_expert_sees_the_clients_phone(waiting_request, browser,
     assert "vous contactera" in to_client.body and expert.user.email not in to_client.body
     assert re.search(r"Choisir un autre horaire: http://localhost:\d+/booking/\d+/", to_client.body)
     tab.context.close()
+
+
+def test_the_expert_proposes_a_time_and_the_client_accepts_from_the_email(waiting_request, browser, guard):
+    from modules.booking.models import Appointment, Proposal
+
+    url, expert, client, appointment = waiting_request
+    old_start = appointment.starts_at
+    tab = expert_tab(browser, guard, url, expert)
+    tab.goto(f"{url}/admin/appointments/inspect/{appointment.pk}/")
+    tab.locator(f'a[href="/admin/appointments/propose/{appointment.pk}/"]').click()
+    tab.wait_for_url(f"**/admin/appointments/propose/{appointment.pk}/")
+    choice = tab.locator('input[name="starts_at"]').nth(3)
+    chosen = choice.get_attribute("value")
+    mail.outbox.clear()
+    choice.check()
+    tab.locator('form button[type="submit"]', has_text="Proposer cet horaire").click()
+    tab.wait_for_url(f"**/admin/appointments/inspect/{appointment.pk}/*")
+    assert tab.locator("[data-cabinet-proposal]").count() == 1
+    proposal = Proposal.objects.get()
+    assert proposal.starts_at.isoformat() == chosen and proposal.state == Proposal.State.PENDING
+
+    (message,) = [m for m in mail.outbox if client.email in m.to]
+    assert expert.user.email not in message.body
+    link = re.search(r"Accepter le nouvel horaire \(un clic\): (http://\S+)", message.body)
+    client_tab = browser.new_context(locale="fr-FR").new_page()
+    guard(client_tab)
+    client_tab.goto(link.group(1))
+    proposal.refresh_from_db()
+    assert proposal.state == Proposal.State.PENDING  # opening the link changes nothing
+    client_tab.locator('button[value="accept"]').click()
+    client_tab.wait_for_selector(".proposal-answer")
+    assert "Vous avez accepté cet horaire" in client_tab.locator(".proposal-answer").inner_text()
+    appointment.refresh_from_db()
+    assert appointment.state == Appointment.State.CONFIRMED
+    assert appointment.starts_at.isoformat() == chosen and appointment.starts_at != old_start
+    client_tab.context.close()
+    tab.context.close()
