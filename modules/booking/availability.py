@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from modules.booking import slots as engine
@@ -18,6 +18,7 @@ from modules.booking.models import (
     BookingProfile,
     Mode,
     Offering,
+    Proposal,
 )
 from site_core.payments.models import Order
 
@@ -130,6 +131,8 @@ def load(expert, mode: str, start: datetime, end: datetime, *, exclude_appointme
         appointments = appointments.exclude(pk=exclude_appointment.pk)
     appointments = appointments.exclude(expired_hold(now or timezone.now()))
     busy = list(appointments.values_list("starts_at", "ends_at"))
+    busy += reserved_by_proposals(expert, start - margin, end + margin, exclude_appointment=exclude_appointment,
+                                  now=now)
     if profile.paused_until and profile.paused_until > start:
         closed.append((start - margin, profile.paused_until))
     if mode in (profile.modes_off or []):
@@ -172,3 +175,22 @@ def has_availability(expert, now: datetime | None = None) -> bool:
         or AvailabilityException.objects.filter(expert=expert, kind=AvailabilityException.Kind.OPEN,
                                                 ends_at__gt=now).exists()
     )
+
+
+def live_proposals(now=None):
+    """Proposed times that still reserve the expert's time: waiting for the client, on an
+    appointment still live, still at the time it had when proposed, not started yet."""
+    now = now or timezone.now()
+    return Proposal.objects.filter(
+        state=Proposal.State.PENDING, appointment__state__in=[Appointment.State.REQUESTED,
+                                                              Appointment.State.CONFIRMED],
+        appointment__starts_at=F("old_starts_at"), old_starts_at__gt=now)
+
+
+def reserved_by_proposals(expert, start, end, *, exclude_appointment=None, now=None):
+    """(start, end) of the times proposed to clients of ``expert`` between start and end, which
+    count as taken (models.Proposal); those of ``exclude_appointment`` (the one being moved) do not."""
+    rows = live_proposals(now).filter(expert=expert, starts_at__lt=end, ends_at__gt=start)
+    if exclude_appointment is not None:
+        rows = rows.exclude(appointment_id=exclude_appointment.pk)
+    return list(rows.values_list("starts_at", "ends_at"))

@@ -287,6 +287,10 @@ class Appointment(models.Model):
     ended_reason = models.CharField(_("reason"), max_length=300, blank=True)
     refund_percent = models.PositiveSmallIntegerField(_("refund (%)"), null=True, blank=True)
     money_settled_at = models.DateTimeField(_("payment released or refunded at"), null=True, blank=True)
+    # "Unavailable: call the client" (seed 002): the one way an expert gets the client's phone
+    # number, for this appointment only; the client never gets the expert's (see README).
+    call_client_at = models.DateTimeField(_("expert unavailable, calls the client, since"), null=True,
+                                          blank=True)
     idempotency_key = models.CharField(max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -418,3 +422,51 @@ class BookingSettings(BaseSiteSetting):
 
     class Meta:
         verbose_name = _("booking settings")
+
+
+def new_proposal_nonce() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Proposal(models.Model):
+    """Another time the expert proposes for a request or a confirmed appointment (seed 002,
+    "reporter en cas d'indisponibilité"). While it waits for the client, the appointment keeps
+    its time and the proposed time is reserved too: the overlap check of every booking and move
+    counts it (``services._proposal_in_the_way``, ``availability.load``), so nobody takes it.
+    The client accepts it (the appointment moves there through ``services.reschedule``), picks
+    another time, or cancels with a full refund; without an answer before the old start the
+    appointment ends and is refunded (the sweeper). A proposal counts only while the appointment
+    is live and still at ``old_starts_at``: moved or ended meanwhile, it reserves nothing."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for the client")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined: consultation canceled")
+        WITHDRAWN = "withdrawn", _("Replaced by another proposal")
+        EXPIRED = "expired", _("Not answered in time")
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="proposals")
+    expert = models.ForeignKey("site_core.Expert", on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField(_("proposed start"))
+    ends_at = models.DateTimeField(_("proposed end"))
+    old_starts_at = models.DateTimeField(_("start when proposed"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    # In the client's signed link: a proposal answered or replaced no longer matches its link.
+    nonce = models.CharField(max_length=24, default=new_proposal_nonce, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("proposed time")
+        verbose_name_plural = _("proposed times")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["expert", "state", "starts_at"]), models.Index(fields=["state", "old_starts_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["appointment"], condition=models.Q(state="pending"),
+                                    name="booking_proposal_one_pending"),
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                   name="booking_proposal_ends_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.appointment} → {self.starts_at:%Y-%m-%d %H:%M}"

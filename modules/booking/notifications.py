@@ -28,6 +28,7 @@ from site_core.sms import send_sms
 logger = logging.getLogger(__name__)
 
 ANSWER_SALT = "cabinet.booking.answer"
+PROPOSAL_SALT = "cabinet.booking.proposal"
 FEED_SALT = "cabinet.booking.feed"
 
 #: kind -> recipients; the texts are in ``_texts`` (translated in the recipient's language).
@@ -36,10 +37,12 @@ RECIPIENTS = {
     "requested": ("client", "expert"),
     "instant": ("expert",),
     "declined": ("client",),
+    "unavailable": ("client",),
     "expired": ("client", "expert"),
     "canceled_by_client": ("client", "expert"),
     "canceled_by_expert": ("client", "expert"),
     "rescheduled": ("client", "expert"),
+    "proposal_expired": ("client", "expert"),
     "reminder_24h": ("client", "expert"),
     "reminder_1h": ("client", "expert"),
 }
@@ -52,7 +55,7 @@ SMS = {
 #: (RFC 5546): REQUEST adds or updates the event in the client's calendar, CANCEL removes it.
 ICS_METHODS = {
     "confirmed": "REQUEST", "requested": "REQUEST", "rescheduled": "REQUEST",
-    "declined": "CANCEL", "expired": "CANCEL", "canceled_by_client": "CANCEL", "canceled_by_expert": "CANCEL",
+    "declined": "CANCEL", "unavailable": "CANCEL", "proposal_expired": "CANCEL", "expired": "CANCEL", "canceled_by_client": "CANCEL", "canceled_by_expert": "CANCEL",
 }
 
 
@@ -166,6 +169,17 @@ def expert_feed(expert, appointments) -> bytes:
         return calendar.to_ical()
 
 
+def rebook_url(appointment):
+    """Where the client chooses another time with the same expert: the booking form of the
+    expert's page (absolute, in the active language), or the client's consultation page."""
+    from site_core.models import ExpertPage
+
+    page = ExpertPage.objects.live().filter(expert_id=appointment.expert_id).first()
+    if page is None:
+        return _absolute(appointment, reverse("booking:done", args=[appointment.code]))
+    return _absolute(appointment, reverse("booking:start", args=[page.localized.pk]))
+
+
 def _absolute(appointment, path):
     return appointment.site.root_url.rstrip("/") + path
 
@@ -233,7 +247,11 @@ def _texts(kind, recipient, appointment, when, deadline):
                                   "or the request is canceled and the client is not charged.")),
         ("declined", "client"): (_("%(expert)s cannot take your consultation"),
                                  _("%(expert)s cannot take your consultation of %(when)s. Nothing is charged: "
-                                   "the amount reserved is released. You can agree on another time with them.")),
+                                   "the amount reserved is released. You can choose another time.")),
+        ("unavailable", "client"): (_("%(expert)s is not available at the time you asked"),
+                                    _("%(expert)s is not available for your consultation of %(when)s and will "
+                                      "contact you to agree on another time. Nothing is charged: the amount "
+                                      "reserved is released. You can also choose another time yourself.")),
         ("expired", "client"): (_("Your request to %(expert)s has expired"),
                                 _("%(expert)s did not answer your request for %(when)s in time. Nothing is "
                                   "charged: the amount reserved is released.")),
@@ -254,6 +272,14 @@ def _texts(kind, recipient, appointment, when, deadline):
                                     _("Your consultation with %(expert)s is now on %(when)s.")),
         ("rescheduled", "expert"): (_("A consultation has moved"),
                                     _("The consultation with %(client)s is now on %(when)s.")),
+        ("proposal_expired", "client"): (_("Your consultation with %(expert)s is canceled"),
+                                         _("You did not answer the other time %(expert)s proposed before your "
+                                           "consultation of %(when)s: it is canceled and you are refunded in "
+                                           "full.")),
+        ("proposal_expired", "expert"): (_("%(client)s did not answer the time you proposed"),
+                                         _("%(client)s did not answer the other time you proposed before the "
+                                           "consultation of %(when)s: it is canceled and the client is refunded "
+                                           "in full.")),
         ("reminder_24h", "client"): (_("Reminder: consultation with %(expert)s tomorrow"),
                                      _("Your consultation with %(expert)s is on %(when)s.")),
         ("reminder_24h", "expert"): (_("Reminder: consultation with %(client)s tomorrow"),
@@ -281,8 +307,10 @@ def render_notice(appointment, kind, recipient):
             "room_url": room_url(appointment) if appointment.is_live else None,
             "answer_url": _absolute(appointment, reverse("booking:answer", args=[answer_token(appointment)]))
             if recipient == "expert" and kind in ("requested", "instant") else "",
-            "client_contact": kind == "declined" or recipient == "expert",
-            "expert_email": _address(appointment, "expert"),
+            # Contact rules (README): the client never gets the expert's email or phone; a
+            # client told "no" gets a link to choose another time instead.
+            "rebook_url": rebook_url(appointment)
+            if recipient == "client" and kind in ("declined", "unavailable") else "",
             "amount": Money(appointment.order.total, appointment.currency) if appointment.order_id else None,
             "payment_status": appointment.payment_status,
         }
@@ -365,3 +393,50 @@ def ics_for(appointments, *, method="PUBLISH", name=""):
                                             "TENTATIVE" if appointment.is_live else "CANCELLED"))
         calendar.add_component(event)
     return calendar.to_ical()
+
+
+# --- "Propose another time": the client's signed link and email ---------------------
+
+def proposal_token(proposal) -> str:
+    """The client's link to answer a proposed time: the proposal and its nonce, signed. It
+    answers once: an answered or replaced proposal no longer waits, and the page says so."""
+    return signing.dumps({"p": proposal.pk, "n": proposal.nonce}, salt=PROPOSAL_SALT)
+
+
+def read_proposal_token(token, max_age=timedelta(days=60)):
+    """The proposal a client's link is about, or None (bad, tampered or too old)."""
+    from modules.booking.models import Proposal
+
+    try:
+        data = signing.loads(token, salt=PROPOSAL_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return Proposal.objects.select_related("appointment__expert", "appointment__client", "appointment__site").filter(
+        pk=data.get("p"), nonce=data.get("n")).first()
+
+
+def render_proposal(proposal):
+    """(subject, body) of the email proposing another time, in the client's language and zone.
+    Nothing in it reaches the expert: no email, no phone (contact rules)."""
+    appointment = proposal.appointment
+    with translation.override(_language(appointment, "client")), timezone.override(_zone(appointment, "client")):
+        zone = _zone(appointment, "client")
+        values = {"expert": appointment.expert.name, "old": local_time(proposal.old_starts_at, zone),
+                  "new": local_time(proposal.starts_at, zone)}
+        subject = _("%(expert)s proposes another time for your consultation") % values
+        context = {
+            "appointment": appointment, "proposal": proposal, **values,
+            "answer_url": _absolute(appointment, reverse("booking:proposal", args=[proposal_token(proposal)])),
+            "move_url": _absolute(appointment, reverse("booking:reschedule", args=[appointment.code])),
+        }
+        body = render_to_string("booking/email/proposal.txt", context)
+    return subject, body
+
+
+def send_proposal(proposal):
+    subject, body = render_proposal(proposal)
+    address = _address(proposal.appointment, "client")
+    if address:
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [address]).send(fail_silently=False)

@@ -32,6 +32,7 @@ from modules.booking.models import (
     Notice,
     Offering,
     Product,
+    Proposal,
     new_feed_key,
 )
 from site_core.payments import services as payments
@@ -349,6 +350,8 @@ def _save_live(appointment, update_fields=None):
                 appointment.expert, appointment.starts_at, appointment.ends_at
             ).exclude(pk=appointment.pk).exists():
                 raise SlotTaken()
+            if _proposal_in_the_way(appointment):
+                raise SlotTaken()
             appointment.save(update_fields=update_fields)
     except IntegrityError as exc:
         if "no_overlap" in str(exc) or "exclusion" in str(exc).lower():
@@ -660,8 +663,8 @@ def confirm(appointment, *, now=None) -> Appointment:
 
 @transaction.atomic
 def decline(appointment, *, reason="", now=None) -> Appointment:
-    """The expert says no: the payment is released in full and the client told, with the
-    expert's contact so that they can agree on another time."""
+    """The expert says no: the payment is released in full and the client told, with a link
+    to choose another time (never the expert's contact: see ``unavailable_call_client``)."""
     appointment = _locked(appointment)
     if appointment.state == A.DECLINED:
         return appointment
@@ -670,6 +673,43 @@ def decline(appointment, *, reason="", now=None) -> Appointment:
                            % {"state": appointment.get_state_display()}, code="not_waiting")
     _end(appointment, A.DECLINED, by="expert", reason=reason)
     _notify(appointment, "declined")
+    return appointment
+
+
+# --- Contact rules: the expert's contact stays private (seed 002) ----------------
+
+def client_phone(appointment) -> str:
+    """The number the client gave for this booking, else their account's ("" if none)."""
+    return appointment.phone or getattr(appointment.client, "phone", "") or ""
+
+
+def may_see_client_phone(appointment, user) -> bool:
+    """Whether ``user`` may read the client's phone number of ``appointment``: only the expert
+    of that appointment, and only after "unavailable: call the client" on it (not a practice
+    administrator, not another expert)."""
+    expert = getattr(user, "expert", None) if getattr(user, "is_authenticated", False) else None
+    return bool(expert is not None and appointment.expert_id == expert.pk and appointment.call_client_at)
+
+
+@transaction.atomic
+def unavailable_call_client(appointment, *, expert, reason="", now=None) -> Appointment:
+    """The expert cannot take this request ("unavailable") and will call the client to agree
+    on another time: the request is declined (nothing charged), the client told the expert
+    will contact them (with a link to choose another slot), and the client's phone number is
+    shown to this expert, for this appointment, from now on. Idempotent."""
+    now = now or timezone.now()
+    appointment = _locked(appointment)
+    if expert is None or appointment.expert_id != expert.pk:
+        raise BookingError(_("Only the expert of this appointment can do this."), code="not_yours")
+    if appointment.state == A.DECLINED and appointment.call_client_at:
+        return appointment
+    if appointment.state != A.REQUESTED:
+        raise BookingError(_("This request is no longer waiting for an answer (%(state)s).")
+                           % {"state": appointment.get_state_display()}, code="not_waiting")
+    appointment.call_client_at = now
+    appointment.save(update_fields=["call_client_at"])
+    _end(appointment, A.DECLINED, by="expert", reason=reason or "unavailable")
+    _notify(appointment, "unavailable")
     return appointment
 
 
@@ -841,3 +881,149 @@ def refund_ended(appointment) -> None:
     appointment.money_settled_at = None
     appointment.save(update_fields=["refund_percent", "money_settled_at", "updated_at"])
     _settle_money(appointment)
+
+
+# --- "Propose another time" (seed 002) ----------------------------------------
+#
+# The proposed time is reserved while the client has not answered: a Proposal row that the
+# overlap checks count (availability.load for the lists and is_free, _proposal_in_the_way in
+# _save_live), every writer holding the expert's lock (_lock_expert) as bookings do. The
+# appointment keeps its own time until the client accepts.
+
+P = Proposal.State
+
+
+def _proposal_in_the_way(appointment) -> bool:
+    """Whether a time proposed to another client overlaps ``appointment`` (caller holds the
+    expert's lock)."""
+    return availability.live_proposals().filter(
+        expert_id=appointment.expert_id, starts_at__lt=appointment.ends_at, ends_at__gt=appointment.starts_at,
+    ).exclude(appointment_id=appointment.pk).exists()
+
+
+def proposal_refusal(appointment, now=None) -> BookingError | None:
+    """Why the expert may not propose another time for this appointment now, or None."""
+    now = now or timezone.now()
+    if appointment.state not in (A.REQUESTED, A.CONFIRMED) or appointment.instant:
+        return BookingError(_("Another time can only be proposed for a request or a confirmed appointment "
+                              "(this one: %(state)s).") % {"state": appointment.get_state_display()},
+                            code="not_movable")
+    if appointment.starts_at <= now:
+        return BookingError(_("This consultation has already started or ended; another time can no longer be "
+                              "proposed."), code="started")
+    return None
+
+
+@transaction.atomic
+def propose_time(appointment, starts_at, *, expert, now=None) -> Proposal:
+    """The expert proposes ``starts_at`` instead: it must be one of their free times for this
+    appointment (same mode and length). An earlier proposal still waiting is replaced. The
+    client is emailed a link to accept, to choose another time or to cancel (full refund).
+    Refused with a message, nothing changed: not the expert's, not movable, started, in the
+    past, the same time, taken or outside their hours."""
+    now = now or timezone.now()
+    appointment = _locked(appointment)
+    if expert is None or appointment.expert_id != expert.pk:
+        raise BookingError(_("Only the expert of this appointment can do this."), code="not_yours")
+    refusal = proposal_refusal(appointment, now)
+    if refusal is not None:
+        raise refusal
+    if starts_at is None or timezone.is_naive(starts_at):
+        raise BookingError(_("Choose a time from the list."), field="starts_at")
+    if starts_at <= now:
+        raise BookingError(_("This time has already passed."), field="starts_at", code="past")
+    if starts_at == appointment.starts_at:
+        raise BookingError(_("This is already the time of the consultation."), field="starts_at", code="same")
+    _lock_expert(appointment.expert_id)
+    Proposal.objects.filter(appointment=appointment, state=P.PENDING).update(state=P.WITHDRAWN, answered_at=now)
+    if not availability.is_free(appointment.expert, appointment.mode, appointment.minutes, starts_at, now,
+                                exclude_appointment=appointment, fresh=True):
+        raise BookingError(_("You are not free at this time: it is taken or outside your hours."),
+                           field="starts_at", code="not_free")
+    proposal = Proposal.objects.create(
+        appointment=appointment, expert_id=appointment.expert_id, starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=appointment.minutes), old_starts_at=appointment.starts_at)
+    if appointment.state == A.REQUESTED:
+        # Proposing is the expert's answer: the request now waits for the client, until its old
+        # start at the latest (no 24-hour expiry meanwhile).
+        appointment.confirm_by = appointment.starts_at
+        appointment.save(update_fields=["confirm_by", "updated_at"])
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("modules.booking.tasks.send_proposal", proposal.pk))
+    return proposal
+
+
+def _claim_proposal(proposal, now) -> tuple[Appointment, Proposal]:
+    """The appointment then the proposal, locked in that order (as the sweeper does), or
+    BookingError if the proposal was answered, replaced, or no longer fits the appointment."""
+    appointment = Appointment.objects.select_for_update().get(pk=proposal.appointment_id)
+    proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
+    if proposal.state != P.PENDING:
+        raise BookingError(_("This proposal was already answered (%(state)s); nothing was changed.")
+                           % {"state": proposal.get_state_display()}, code="answered")
+    if (appointment.state not in (A.REQUESTED, A.CONFIRMED) or appointment.starts_at != proposal.old_starts_at
+            or proposal.old_starts_at <= now):
+        raise BookingError(_("This proposal no longer applies: the consultation has changed or its time has "
+                             "come. Nothing was changed."), code="stale")
+    return appointment, proposal
+
+
+@transaction.atomic
+def accept_proposal(proposal, *, now=None) -> Appointment:
+    """The client accepts the proposed time: the appointment moves there through ``reschedule``
+    (the money stays with it), and a request becomes confirmed. Once only."""
+    now = now or timezone.now()
+    appointment, proposal = _claim_proposal(proposal, now)
+    proposal.state = P.ACCEPTED
+    proposal.answered_at = now
+    proposal.save(update_fields=["state", "answered_at"])  # it no longer reserves its own time
+    appointment = reschedule(appointment, proposal.starts_at, by="expert", now=now)
+    if appointment.state == A.REQUESTED:
+        appointment.state = A.CONFIRMED
+        appointment.confirm_by = None
+        appointment.save(update_fields=["state", "confirm_by", "updated_at"])
+        _notify(appointment, "confirmed")
+    return appointment
+
+
+@transaction.atomic
+def refuse_proposal(proposal, *, now=None) -> Appointment:
+    """The client cancels rather than take the proposed time: refunded in full, whatever the
+    cancellation policy (the expert could not keep the time)."""
+    now = now or timezone.now()
+    appointment, proposal = _claim_proposal(proposal, now)
+    proposal.state = P.DECLINED
+    proposal.answered_at = now
+    proposal.save(update_fields=["state", "answered_at"])
+    _end(appointment, A.CANCELED, by="client", reason="declined the time proposed by the expert",
+         refund_percent=100)
+    _notify(appointment, "canceled_by_client")
+    return appointment
+
+
+def expire_proposals(now=None) -> int:
+    """The sweeper: a proposal not answered before the appointment's old start ends it (the
+    request or the appointment, refunded in full; both sides told). Each row is claimed under
+    the appointment's lock, like an answer, so an answer and the sweeper give one outcome.
+    Returns how many proposals expired."""
+    now = now or timezone.now()
+    changed = 0
+    due = Proposal.objects.filter(state=P.PENDING, old_starts_at__lte=now)
+    for pk, appointment_id in list(due.values_list("pk", "appointment_id")[:500]):
+        with transaction.atomic():
+            appointment = Appointment.objects.select_for_update(skip_locked=True).filter(pk=appointment_id).first()
+            if appointment is None:
+                continue
+            proposal = Proposal.objects.select_for_update().filter(pk=pk, state=P.PENDING).first()
+            if proposal is None:
+                continue
+            proposal.state = P.EXPIRED
+            proposal.answered_at = now
+            proposal.save(update_fields=["state", "answered_at"])
+            if appointment.state in (A.REQUESTED, A.CONFIRMED) and appointment.starts_at == proposal.old_starts_at:
+                _end(appointment, A.EXPIRED if appointment.state == A.REQUESTED else A.CANCELED, by="system",
+                     reason="no answer to the time proposed", refund_percent=100)
+                _notify(appointment, "proposal_expired")
+            changed += 1
+    return changed

@@ -53,7 +53,9 @@ def sweep(now=None):
     """Every minute: expire unanswered requests, release unpaid holds, send due reminders,
     settle money that a gateway failure left unsettled."""
     now = now or timezone.now()
-    changed = services.expire_due(now)
+    # Proposals first: a request waiting for the client's answer ends as "no answer to the
+    # proposed time" at its old start, not as a request the expert did not answer.
+    changed = services.expire_proposals(now) + services.expire_due(now)
     reminded = send_due_reminders(now)
     for pk in Appointment.objects.filter(
         state__in=[A.DECLINED, A.EXPIRED, A.CANCELED], money_settled_at__isnull=True,
@@ -84,3 +86,21 @@ def send_due_reminders(now=None):
             except Exception:  # noqa: BLE001  (logged; the others are still reminded, this one next minute)
                 continue
     return sent
+
+
+def send_proposal(proposal_id):
+    """Emails the client a proposed time, once (the Notice claim, one per proposal)."""
+    from modules.booking.models import Proposal
+
+    proposal = Proposal.objects.select_related("appointment__expert", "appointment__client",
+                                               "appointment__site").filter(pk=proposal_id).first()
+    if proposal is None or proposal.state != Proposal.State.PENDING:
+        return 0
+    try:
+        with transaction.atomic():
+            Notice.objects.create(appointment=proposal.appointment, kind=f"proposal:{proposal.pk}",
+                                  recipient="client")
+            notifications.send_proposal(proposal)
+    except IntegrityError:
+        return 0  # already sent
+    return 1

@@ -13,5 +13,6 @@ urlpatterns = [
     path("move/<str:code>/", views.reschedule, name="reschedule"),
     path("ics/<str:code>/", views.appointment_ics, name="ics"),
     path("answer/<str:token>/", views.answer, name="answer"),
+    path("proposal/<str:token>/", views.proposal, name="proposal"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="feed"),
 ]

@@ -430,6 +430,10 @@ def answer(request, token):
             if request.POST.get("action") == "confirm":
                 appointment = services.confirm(appointment)
                 messages.success(request, _("The consultation is confirmed; the client has been told."))
+            elif request.POST.get("action") == "unavailable":
+                appointment = services.unavailable_call_client(appointment, expert=appointment.expert)
+                messages.success(request, _("The request is declined; the client has been told you will call "
+                                            "them, and is not charged."))
             elif request.POST.get("action") == "decline":
                 appointment = services.decline(appointment, reason=request.POST.get("reason", "")[:300])
                 messages.success(request, _("The request is declined; the client has been told and is not "
@@ -533,3 +537,41 @@ def reschedule(request, code):
             for day, group in groupby(free, key=lambda s: s.astimezone(zone).date())]
     return render(request, "booking/reschedule.html", {
         "appointment": appointment, "form": form, "days": days, "zone": str(zone)}, status=status)
+
+
+def proposal(request, token):
+    """The client's signed link to another time the expert proposed: GET shows it (mail
+    scanners open links: nothing changes), POST accepts it or cancels with a full refund.
+    A bad link answers 404; an answered, replaced or outdated proposal a clear page (409 on
+    POST), nothing changed."""
+    found = notifications.read_proposal_token(token)
+    if found is None:
+        return render(request, "booking/proposal.html", {"invalid": True}, status=404)
+    appointment = found.appointment
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "accept":
+                services.accept_proposal(found)
+                messages.success(request, _("Done: your consultation has moved to the new time."))
+            elif action == "cancel":
+                services.refuse_proposal(found)
+                messages.success(request, _("Your consultation is canceled; you are refunded in full."))
+            else:
+                messages.error(request, _("Choose to accept the new time or to cancel."))
+                status = 400
+        except services.BookingError as error:
+            messages.error(request, error.message)
+            status = 409
+        if status == 200:
+            return redirect("booking:proposal", token=token)
+        found.refresh_from_db()
+        appointment.refresh_from_db()
+    now = timezone.now()
+    waiting = (found.state == found.State.PENDING and appointment.starts_at == found.old_starts_at
+               and appointment.state in (Appointment.State.REQUESTED, Appointment.State.CONFIRMED)
+               and found.old_starts_at > now)
+    return render(request, "booking/proposal.html", {
+        "proposal": found, "appointment": appointment, "zone": appointment.client_zone, "waiting": waiting},
+        status=status)

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -128,8 +129,25 @@ class AppointmentInspect(InspectView):
             if appointment.order_id else "",
             notices=appointment.notices.all(),
             expert_zone=appointment.expert_zone, client_zone=appointment.client_zone,
+            **_contact_context(self.request, appointment),
+            **_proposal_context(self.request, appointment),
         )
         return context
+
+
+def _proposal_context(request, appointment):
+    from modules.booking.admin_proposals import inspect_context
+
+    return inspect_context(request, appointment)
+
+
+def _contact_context(request, appointment):
+    """Contact rules: the client's phone number only for the appointment's own expert, after
+    "unavailable: call the client"; the action itself only offered to that expert."""
+    expert = getattr(request.user, "expert", None)
+    shown = services.may_see_client_phone(appointment, request.user)
+    return {"is_own_expert": expert is not None and expert.pk == appointment.expert_id,
+            "show_client_phone": shown, "client_phone": services.client_phone(appointment) if shown else ""}
 
 
 class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet):
@@ -160,6 +178,7 @@ class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet
             path("results/", self.index_results_view, name="index_results"),
             path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
             path("act/<int:pk>/", self.act_view, name="act"),
+            path("propose/<int:pk>/", self.propose_view, name="propose"),
             path("pending.json", self.pending_view, name="pending"),
             path("switch/", self.switch_view, name="switch"),
         ]
@@ -179,6 +198,10 @@ class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet
             if action == "confirm":
                 services.confirm(appointment)
                 messages.success(request, gettext("Confirmed; the client has been told."))
+            elif action == "unavailable":
+                services.unavailable_call_client(appointment, expert=getattr(request.user, "expert", None))
+                messages.success(request, gettext("Declined; the client is told you will call them. Their number "
+                                                  "is below."))
             elif action == "decline":
                 services.decline(appointment, reason=request.POST.get("reason", "")[:300])
                 messages.success(request, gettext("Declined; the client has been told and is not charged."))
@@ -190,6 +213,13 @@ class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet
         except services.BookingError as error:
             messages.error(request, error.message)
         return redirect(reverse(self.get_url_name("inspect"), args=[appointment.pk]))
+
+    def propose_view(self, request, pk):
+        """"Propose another time" (seed 002): the expert picks a new start among their free
+        times; the client answers from an email. Only the appointment's own expert."""
+        from modules.booking.admin_proposals import propose_view
+
+        return propose_view(self, request, self._own(request, pk))
 
     def switch_view(self, request):
         """The expert's switches (seeds 000, 004): available now for three hours, pause 20
@@ -360,11 +390,23 @@ class RequestsPanel(Component):
         expert = getattr(self.request.user, "expert", None)
         profile = availability.profile_for(expert) if expert else None
         context.update({
+            "call_back": _clients_to_call(expert),
             "requests": rows[:20], "pending_url": reverse("appointments:pending"), "now": timezone.now(),
             "expert": expert, "profile": profile, "switch_url": reverse("appointments:switch"),
             "available_now": profile.is_available_now() if profile else False,
             "paused": bool(profile and profile.paused_until and profile.paused_until > timezone.now())})
         return context
+
+
+def _clients_to_call(expert, now=None):
+    """The expert's own "unavailable: call the client" appointments of the last week whose
+    time has not long passed, each with the client's number (contact rules)."""
+    if expert is None:
+        return []
+    now = now or timezone.now()
+    rows = (Appointment.objects.filter(expert=expert, call_client_at__gt=now - timedelta(days=7))
+            .select_related("client").order_by("-call_client_at")[:20])
+    return [{"appointment": a, "phone": services.client_phone(a)} for a in rows]
 
 
 @hooks.register("construct_homepage_panels")

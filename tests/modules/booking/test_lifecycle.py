@@ -157,8 +157,8 @@ def test_tampered_or_foreign_answer_link_is_refused(paid, client):
     assert appointment.state == Appointment.State.REQUESTED
 
 
-def test_declined_request_releases_the_money_and_gives_the_expert_contact(paid, client_user, clock,
-                                                                          django_capture_on_commit_callbacks):
+def test_declined_request_releases_the_money_and_links_another_time(paid, client_user, clock,
+                                                                    django_capture_on_commit_callbacks):
     appointment = paid(product="per_minute", budget_minutes=20, confirmation=True)
     payment = Payment.objects.get(order=appointment.order)
     assert payment.state == Payment.State.AUTHORIZED
@@ -169,7 +169,9 @@ def test_declined_request_releases_the_money_and_gives_the_expert_contact(paid, 
     assert appointment.state == Appointment.State.DECLINED
     assert payment.state == Payment.State.CANCELED  # the authorization is released
     message = next(m for m in mail.outbox if client_user.email in m.to)
-    assert appointment.expert.user.email in message.body
+    assert appointment.expert.user.email not in message.body  # contact rules: never the expert's
+    assert appointment.expert.user.phone not in message.body
+    assert "Choose another time: http" in message.body and "/booking/" in message.body
 
 
 def test_unanswered_request_expires_after_24_hours(paid, clock, client_user, django_capture_on_commit_callbacks):
