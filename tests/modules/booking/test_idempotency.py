@@ -13,7 +13,7 @@ import recurrence
 from django.db import connection
 
 from modules.booking import services
-from modules.booking.models import Appointment, AvailabilityRule, Offering
+from modules.booking.models import Appointment, AvailabilityRule, BookingSettings, Offering
 from site_core.payments.models import Order
 from tests.conftest import build_practice
 
@@ -59,12 +59,18 @@ def _at_once(count, url, cookies, body, key):
 
 @pytest.mark.django_db(transaction=True)
 def test_ten_parallel_posts_with_one_key_give_one_booking_and_its_replays(require_postgres, live_server,
-                                                                          make_expert, make_user):
+                                                                          make_expert, make_user, settings):
     """Ten clients' retries at once, over HTTP to a threaded server (one database connection
     per request), three rounds: one booking, one 201; every other answer is that 201 replayed
     (same body, Idempotent-Replayed) or 409 idempotency_key_in_use with Retry-After; never
     slot_taken."""
     practice = build_practice("localhost", urlsplit(live_server.url).port)
+    # Three holds by one client, thirty posts: above the default hold cap and near the booking
+    # rate limit, which have their own tests (test_limits.py); here only the retries count.
+    rules = BookingSettings.for_site(practice.site)
+    rules.max_live_holds = 10
+    rules.save()
+    settings.CABINET_RATE_LIMITS = {"booking": {"address": "100/m", "account": "100/m"}}
     expert, _page, _en = make_expert(practice, "Marc Dubois")
     _open_all_day(expert)
     client = make_user(email="retry@example.test")
