@@ -37,6 +37,33 @@ def pytest_runtest_teardown(item, nextitem):
 
         with item.config.stash[blocking_manager_key].unblock():
             ensure_wagtail_roots()
+            _forget_stale_content_types()
+
+
+_CONTENT_TYPE_IDS = {}
+
+
+def _forget_stale_content_types():
+    """The flush after a transactional test deletes the content types, and migrations' signal
+    handlers create them again, with new ids on PostgreSQL. Django's ContentType cache and
+    Wagtail's permission policies (a cached ``_content_type`` on long-lived objects) would
+    keep the old ids, so a later test's permission checks (a practice administrator's site
+    settings, say) look for permissions that no longer exist. Forget them when the ids moved."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ids = {(app, model): pk for pk, app, model in ContentType.objects.values_list("pk", "app_label", "model")}
+    if ids == _CONTENT_TYPE_IDS:
+        return
+    _CONTENT_TYPE_IDS.clear()
+    _CONTENT_TYPE_IDS.update(ids)
+    ContentType.objects.clear_cache()
+    import gc
+
+    from wagtail.permission_policies.base import BasePermissionPolicy
+
+    for policy in gc.get_objects():
+        if isinstance(policy, BasePermissionPolicy):
+            policy.__dict__.pop("_content_type", None)
 
 
 _OPENED_CONNECTIONS = weakref.WeakSet()
