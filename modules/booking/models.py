@@ -15,7 +15,7 @@ from recurrence.fields import RecurrenceField
 from wagtail.admin.panels import FieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 
-from site_core.fields import ChoiceListField
+from site_core.fields import ChoiceListField, MoneyField
 
 
 class Mode(models.TextChoices):
@@ -95,15 +95,15 @@ class Offering(models.Model):
                                verbose_name=_("expert"))
     mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices)
     enabled = models.BooleanField(_("offered"), default=True)
-    price_per_minute = models.PositiveIntegerField(_("price per minute (cents)"), default=0)
+    price_per_minute = MoneyField(_("price per minute"), default=0, max_major=100)
     short_minutes = models.PositiveSmallIntegerField(
         _("short package (minutes)"), default=15, validators=[MinValueValidator(1), MaxValueValidator(480)])
-    short_price = models.PositiveIntegerField(_("short package price (cents)"), default=0)
+    short_price = MoneyField(_("short package price"), default=0, max_major=10_000)
     long_minutes = models.PositiveSmallIntegerField(
         _("long package (minutes)"), default=30, validators=[MinValueValidator(1), MaxValueValidator(480)])
-    long_price = models.PositiveIntegerField(_("long package price (cents)"), default=0)
-    instant_rate = models.PositiveIntegerField(
-        _("instant session price per minute (cents)"), default=0,
+    long_price = MoneyField(_("long package price"), default=0, max_major=10_000)
+    instant_rate = MoneyField(
+        _("instant session price per minute"), default=0, max_major=100,
         help_text=_("0: no instant session in this mode."))
 
     class Meta:
@@ -122,7 +122,7 @@ class Offering(models.Model):
             raise ValidationError({"short_minutes": _("The short package must be shorter than the long one.")})
 
     def products(self) -> list[tuple[str, int, int | None]]:
-        """(product, price in cents, minutes or None for per minute) of what is on sale."""
+        """(product, price in minor units, minutes or None for per minute) of what is on sale."""
         if not self.enabled:
             return []
         found = []
@@ -268,7 +268,7 @@ class Appointment(models.Model):
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     minutes = models.PositiveIntegerField(_("minutes bought"))
-    unit_price = models.PositiveIntegerField(_("price (cents)"),
+    unit_price = MoneyField(_("price"),
                                              help_text=_("Per minute, or of the package."))
     currency = models.CharField(_("currency"), max_length=3)
     phone = models.CharField(_("client's phone"), max_length=32, blank=True)

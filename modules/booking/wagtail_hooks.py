@@ -27,6 +27,7 @@ from modules.booking.models import (
 )
 from site_core import hooks as cabinet_hooks
 from site_core.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin, own_rows
+from site_core.admin_columns import MoneyColumn
 from site_core.models import Expert
 from site_core.money import Money
 from site_core.sections import PageSection
@@ -294,7 +295,8 @@ class OfferingViewSet(OwnedViewSet):
     model = Offering
     icon = "tag"
     menu_label = _("Prices")
-    list_display = ["expert", "mode", "enabled", "price_per_minute", "short_price", "long_price", "instant_rate"]
+    list_display = ["expert", "mode", "enabled", *(MoneyColumn(name, model=Offering) for name in (
+        "price_per_minute", "short_price", "long_price", "instant_rate"))]
     form_fields = ["expert", "mode", "enabled", "price_per_minute", "short_minutes", "short_price",
                    "long_minutes", "long_price", "instant_rate"]
 
