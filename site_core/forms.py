@@ -18,7 +18,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from site_core.local_time import babel_locale
-from site_core.money import Money, MoneyInputError, exponent, input_text, parse_amount, practice_currency
+from site_core.money import (
+    Money,
+    MoneyInputError,
+    exponent,
+    input_text,
+    parse_amount,
+    practice_currency,
+)
 
 #: The largest amount a money field takes unless it says otherwise, in major units of a currency
 #: with cents (100 000,00 €); a currency without decimals (JPY) takes a hundred times more units.

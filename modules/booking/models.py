@@ -34,6 +34,10 @@ class Product(models.TextChoices):
     LONG = "long", _("Long package")
 
 
+def product_choices():
+    return Product.choices
+
+
 def new_feed_key() -> str:
     return secrets.token_urlsafe(24)
 
@@ -89,7 +93,9 @@ class BookingProfile(models.Model):
 class Offering(models.Model):
     """What an expert sells in one mode (seed 000 "Mes tarifs"): a price per minute, a
     short and a long package, and the per-minute rate of an instant session. A price
-    of 0 turns that product off; a disabled offering turns the mode off."""
+    of 0 turns that product off; a disabled offering turns the mode off. A package is free
+    only when ticked in ``free_products`` (seed 000: free or paid services): a free booking
+    has no order (services.secure_free)."""
 
     expert = models.ForeignKey("site_core.Expert", on_delete=models.CASCADE, related_name="offerings",
                                verbose_name=_("expert"))
@@ -105,6 +111,10 @@ class Offering(models.Model):
     instant_rate = MoneyField(
         _("instant session price per minute"), default=0, max_major=100,
         help_text=_("0: no instant session in this mode."))
+    free_products = ChoiceListField(
+        _("free"), choices_callable=product_choices,
+        help_text=_("Tick a package to offer it free of charge (leave its price at 0). A price of 0 "
+                    "without this tick means the package is not offered."))
 
     class Meta:
         verbose_name = _("offering")
@@ -117,9 +127,25 @@ class Offering(models.Model):
     def __str__(self):
         return f"{self.expert} – {self.get_mode_display()}"
 
+    def is_free(self, product) -> bool:
+        return product in (self.free_products or [])
+
     def clean(self):
-        if self.short_price and self.long_price and self.short_minutes >= self.long_minutes:
-            raise ValidationError({"short_minutes": _("The short package must be shorter than the long one.")})
+        errors = {}
+        if self.is_free(Product.PER_MINUTE):
+            errors["free_products"] = _("A session paid by the minute cannot be free: offer a free package instead.")
+        else:
+            priced = [label for product, price, label in (
+                (Product.SHORT, self.short_price, _("short package")),
+                (Product.LONG, self.long_price, _("long package"))) if self.is_free(product) and price]
+            if priced:
+                errors["free_products"] = _("A free package has no price: set the price of the %(product)s "
+                                            "to 0 or untick it.") % {"product": priced[0]}
+        offered = {product for product, _price, _minutes in self.products()} if self.enabled else set()
+        if {Product.SHORT, Product.LONG} <= offered and self.short_minutes >= self.long_minutes:
+            errors["short_minutes"] = _("The short package must be shorter than the long one.")
+        if errors:
+            raise ValidationError(errors)
 
     def products(self) -> list[tuple[str, int, int | None]]:
         """(product, price in minor units, minutes or None for per minute) of what is on sale."""
@@ -128,10 +154,12 @@ class Offering(models.Model):
         found = []
         if self.price_per_minute:
             found.append((Product.PER_MINUTE, self.price_per_minute, None))
-        if self.short_price:
-            found.append((Product.SHORT, self.short_price, self.short_minutes))
-        if self.long_price:
-            found.append((Product.LONG, self.long_price, self.long_minutes))
+        for product, price, minutes in ((Product.SHORT, self.short_price, self.short_minutes),
+                                        (Product.LONG, self.long_price, self.long_minutes)):
+            if self.is_free(product):
+                found.append((product, 0, minutes))
+            elif price:
+                found.append((product, price, minutes))
         return found
 
     def price_of(self, product: str) -> tuple[int, int | None]:

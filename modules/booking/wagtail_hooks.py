@@ -54,6 +54,7 @@ def offering_rows(offerings, currency):
                 "product": product,
                 "label": Product(product).label,
                 "price": Money(price, currency),
+                "free": price == 0,
                 "minutes": minutes,
             })
         if products:
@@ -298,7 +299,7 @@ class OfferingViewSet(OwnedViewSet):
     list_display = ["expert", "mode", "enabled", *(MoneyColumn(name, model=Offering) for name in (
         "price_per_minute", "short_price", "long_price", "instant_rate"))]
     form_fields = ["expert", "mode", "enabled", "price_per_minute", "short_minutes", "short_price",
-                   "long_minutes", "long_price", "instant_rate"]
+                   "long_minutes", "long_price", "free_products", "instant_rate"]
 
 
 class AvailabilityExceptionViewSet(OwnedViewSet):

@@ -66,3 +66,26 @@ def test_a_bad_price_is_refused_and_nothing_is_written(expert_client, language, 
     assert escape(message) in response.content.decode()
     offering.refresh_from_db()
     assert offering.price_per_minute == 250 and offering.long_price == 5500
+
+
+@pytest.mark.parametrize(("language", "message"), [
+    ("en", "A session paid by the minute cannot be free"), ("fr", "ne peut pas être gratuite")])
+def test_the_free_tick_in_the_admin(expert_client, language, message):
+    from modules.booking.models import Offering
+
+    expert, browser = expert_client
+    profile = UserProfile.get_for_user(expert.user)
+    profile.preferred_language = language
+    profile.save()
+    offering = Offering.objects.get(expert=expert, mode="video")
+    url = f"/admin/booking_offerings/edit/{offering.pk}/"
+    refused, _form = _post_with_token(browser, url, {
+        **OFFERING, "expert": expert.pk, "price_per_minute": "2", "long_price": "80", "free_products": "per_minute"})
+    assert refused.status_code == 200 and message in refused.content.decode()
+    offering.refresh_from_db()
+    assert offering.free_products == []
+    done, _form = _post_with_token(browser, url, {**OFFERING, "expert": expert.pk, "long_price": "80",
+                                                 "short_minutes": "20", "free_products": "short"})
+    assert done.status_code == 302
+    offering.refresh_from_db()
+    assert offering.free_products == ["short"] and ("short", 0, 20) in offering.products()
