@@ -16,6 +16,7 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 
 from site_core.fields import ChoiceListField, MoneyField
+from site_core.phones import PhoneField
 
 
 class Mode(models.TextChoices):
@@ -69,8 +70,8 @@ class BookingProfile(models.Model):
     # "Pause 20 minutes": no instant request and no slot until then.
     paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
     modes_off = ChoiceListField(_("modes turned off for now"), choices_callable=mode_choices)
-    alert_phone = models.CharField(
-        _("phone for alerts"), max_length=32, blank=True,
+    alert_phone = PhoneField(
+        _("phone for alerts"), blank=True,
         help_text=_("Where the expert is told about an incoming request (SMS)."),
     )
     # The secret in the address of the expert's calendar feed: a new key retires the old
@@ -299,7 +300,7 @@ class Appointment(models.Model):
     unit_price = MoneyField(_("price"),
                                              help_text=_("Per minute, or of the package."))
     currency = models.CharField(_("currency"), max_length=3)
-    phone = models.CharField(_("client's phone"), max_length=32, blank=True)
+    phone = PhoneField(_("client's phone"), blank=True)
     client_time_zone = models.CharField(_("client's time zone"), max_length=64, blank=True)
     language = models.CharField(_("language"), max_length=8, default="fr")
     note = models.TextField(_("message to the expert"), blank=True)
