@@ -21,6 +21,7 @@ from wagtail.search import index
 from site_core.blocks import body_blocks
 from site_core.fields import ChoiceListField
 from site_core.languages import SPOKEN_LANGUAGE_NAMES, spoken_language_choices
+from site_core.phones import PhoneField
 from site_core.sections import PageSection
 from site_core.themes import DEFAULT_THEME, theme_choices
 from site_core.validators import time_zones
@@ -38,6 +39,17 @@ CURRENCIES = [
 @cache
 def time_zone_choices():
     return [(name, name) for name in sorted(time_zones()) if "/" in name]
+
+
+def country_choices():
+    """Countries phonenumbers knows, named in the active language ("Suisse", "Switzerland")."""
+    from babel import Locale
+    from phonenumbers import SUPPORTED_REGIONS
+
+    from site_core.local_time import babel_locale
+
+    names = Locale.parse(babel_locale()).territories
+    return sorted(((code, names.get(code, code)) for code in SUPPORTED_REGIONS), key=lambda c: c[1])
 
 
 def module_choices():
@@ -68,7 +80,7 @@ class User(AbstractUser):
     """
 
     email = models.EmailField(_("email address"))
-    phone = models.CharField(_("phone number"), max_length=32, blank=True)
+    phone = PhoneField(_("phone number"), blank=True)
     time_zone = models.CharField(
         _("time zone"), max_length=64, blank=True,
         help_text=_("Dates and times are shown in this zone. Empty: the practice's zone."),
@@ -102,8 +114,11 @@ class PracticeSettings(BaseSiteSetting):
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Europe/Paris", choices=time_zone_choices
     )
+    country = models.CharField(
+        _("country"), max_length=2, default="FR", choices=country_choices,
+        help_text=_("Phone numbers typed without their +prefix are read as numbers of this country."))
     contact_email = models.EmailField(_("contact email"), blank=True)
-    contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
+    contact_phone = PhoneField(_("contact phone"), blank=True)
     enabled_modules = ModuleListField(
         _("modules switched on"),
         null=True,
@@ -118,7 +133,7 @@ class PracticeSettings(BaseSiteSetting):
             heading=_("Identity"),
         ),
         MultiFieldPanel(
-            [FieldPanel("theme"), FieldPanel("currency"), FieldPanel("time_zone")],
+            [FieldPanel("theme"), FieldPanel("currency"), FieldPanel("time_zone"), FieldPanel("country")],
             heading=_("Appearance and region"),
         ),
         MultiFieldPanel(

@@ -95,3 +95,64 @@ class Money:
 
     def __str__(self):
         return self.format()
+
+
+class MoneyInputError(ValueError):
+    """What was typed is not an amount of this currency; ``args[0]`` says why, for a person."""
+
+
+def parse_amount(text, currency: str) -> int:
+    """Minor units from what a person typed in a money field: ``45``, ``45,5``, ``45.50``
+    (either decimal separator, whatever the language), optionally with the currency's
+    symbol or code around it ("45,50 €", "€45.50"). No thousands separator, no space inside
+    the number, no sign, no more decimals than the currency has (none for JPY)."""
+    from babel.numbers import get_currency_symbol
+    from django.utils.translation import gettext as _
+
+    from site_core.local_time import babel_locale
+
+    value = str(text).strip().replace("\u00a0", " ").replace("\u202f", " ")
+    for mark in sorted({get_currency_symbol(currency, locale=babel_locale()), currency, "€", "$", "£"},
+                       key=len, reverse=True):
+        if value.startswith(mark):
+            value = value[len(mark):].strip()
+        if value.endswith(mark):
+            value = value[:-len(mark)].strip()
+    if value.startswith("-"):
+        raise MoneyInputError(_("Enter an amount of zero or more."))
+    digits = exponent(currency)
+    whole, separator, fraction = value.replace(",", ".", 1).partition(".")
+    if not whole.isascii() or not whole.isdigit() or (separator and not (fraction.isascii() and fraction.isdigit())):
+        if digits:
+            raise MoneyInputError(_("Enter an amount such as 45 or 45,50: digits, and a comma or a point "
+                                    "before the cents (no spaces, no thousands separator)."))
+        raise MoneyInputError(_("Enter a whole amount such as 4500: digits only."))
+    if len(fraction) > digits:
+        if not digits:
+            raise MoneyInputError(_("This currency has no decimals: enter a whole amount."))
+        raise MoneyInputError(_("Enter at most %(digits)d decimals.") % {"digits": digits})
+    return int(whole) * 10 ** digits + int((fraction or "0").ljust(digits, "0") or 0)
+
+
+def input_text(amount: int, currency: str, language=None) -> str:
+    """An amount as a money field shows it for editing: no symbol, no grouping, the
+    language's decimal separator ("45,50" in French, "45.50" in English, "4500" for JPY)."""
+    from babel.numbers import get_decimal_symbol
+
+    from site_core.local_time import babel_locale
+
+    digits = exponent(currency)
+    shown = f"{Decimal(int(amount)).scaleb(-digits):.{digits}f}"
+    return shown.replace(".", get_decimal_symbol(babel_locale(language))) if digits else shown
+
+
+def practice_currency() -> str:
+    """The currency of the practice whose site serves the current request (EUR outside a request)."""
+    from site_core.context import current_site
+
+    site = current_site()
+    if site is None:
+        return "EUR"
+    from site_core.models import PracticeSettings
+
+    return PracticeSettings.for_site(site).currency

@@ -20,6 +20,7 @@ from modules.booking.models import Appointment, Mode, Product
 from site_core import ratelimits
 from site_core.api import InputSchema, require_module
 from site_core.models import ExpertPage
+from site_core.money import Money
 
 router = Router(tags=["booking"])
 MAX_SLOT_DAYS = 31
@@ -53,6 +54,9 @@ class ExpertOut(Schema):
 class ProductOut(Schema):
     product: str
     price: int = Field(description="In minor units (cents); per minute for per_minute")
+    price_display: str = Field("", description="The price as the language of the request writes it "
+                                               "(\"45,00 €\", \"€45.00\"), or \"Free\"")
+    free: bool = Field(False, description="A free consultation: booked without any payment")
     minutes: int | None = None
 
 
@@ -94,6 +98,7 @@ class BookingOut(Schema):
     minutes: int
     currency: str
     total: int | None
+    free: bool = Field(False, description="Free: no order, no payment; confirmed or waiting for the expert")
     checkout_url: str | None
 
 
@@ -116,13 +121,20 @@ def _page(site, slug):
 
 def _booking_out(appointment) -> BookingOut:
     order = appointment.order
+    free = order is None and appointment.unit_price == 0 and not appointment.instant
     return BookingOut(
         code=appointment.code, expert=appointment.expert.name, mode=appointment.mode, product=appointment.product,
         state=appointment.state, starts_at=appointment.starts_at, ends_at=appointment.ends_at,
-        minutes=appointment.minutes, currency=appointment.currency, total=order.total if order else None,
+        minutes=appointment.minutes, currency=appointment.currency,
+        total=order.total if order else (0 if free else None), free=free,
         checkout_url=reverse("payments:checkout", args=[order.public_id])
         if order and appointment.state == Appointment.State.HELD else None,
     )
+
+
+def _product_out(product, price, minutes, currency) -> ProductOut:
+    return ProductOut(product=product, price=price, minutes=minutes, free=price == 0,
+                      price_display=str(_("Free")) if price == 0 else Money(price, currency).format())
 
 
 @router.get("/experts", response=list[ExpertOut], summary="The practice's experts")
@@ -145,7 +157,7 @@ def list_offerings(request, slug: str):
     currency = PracticeSettings.for_site(site).currency
     return Status(200, [
         OfferingOut(mode=o.mode, currency=currency, instant_rate=o.instant_rate or None,
-                    products=[ProductOut(product=p, price=price, minutes=m) for p, price, m in o.products()])
+                    products=[_product_out(p, price, m, currency) for p, price, m in o.products()])
         for o in availability.bookable_offerings([page.expert_id])[page.expert_id].values()
     ])
 
@@ -201,7 +213,8 @@ def create_booking(request, data: BookingIn, response: HttpResponse, idempotency
         response["Retry-After"] = str(refused.retry_after)
         return Status(429, Error(detail=refused.message, code="rate_limited"))
     try:
-        appointment = services.hold(services.BookingRequest(
+        book = services.secure_free if services.is_free(page.expert, data.mode, data.product) else services.hold
+        appointment = book(services.BookingRequest(
             site=site, expert=page.expert, client=request.user, mode=data.mode, product=data.product,
             starts_at=data.starts_at, budget_minutes=data.budget_minutes, phone=data.phone,
             promo_code=data.promo_code.strip().upper(), note=data.note,

@@ -15,7 +15,8 @@ from recurrence.fields import RecurrenceField
 from wagtail.admin.panels import FieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 
-from site_core.fields import ChoiceListField
+from site_core.fields import ChoiceListField, MoneyField
+from site_core.phones import PhoneField
 
 
 class Mode(models.TextChoices):
@@ -32,6 +33,10 @@ class Product(models.TextChoices):
     PER_MINUTE = "per_minute", _("Per minute")
     SHORT = "short", _("Short package")
     LONG = "long", _("Long package")
+
+
+def product_choices():
+    return Product.choices
 
 
 def new_feed_key() -> str:
@@ -65,8 +70,8 @@ class BookingProfile(models.Model):
     # "Pause 20 minutes": no instant request and no slot until then.
     paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
     modes_off = ChoiceListField(_("modes turned off for now"), choices_callable=mode_choices)
-    alert_phone = models.CharField(
-        _("phone for alerts"), max_length=32, blank=True,
+    alert_phone = PhoneField(
+        _("phone for alerts"), blank=True,
         help_text=_("Where the expert is told about an incoming request (SMS)."),
     )
     # The secret in the address of the expert's calendar feed: a new key retires the old
@@ -89,22 +94,28 @@ class BookingProfile(models.Model):
 class Offering(models.Model):
     """What an expert sells in one mode (seed 000 "Mes tarifs"): a price per minute, a
     short and a long package, and the per-minute rate of an instant session. A price
-    of 0 turns that product off; a disabled offering turns the mode off."""
+    of 0 turns that product off; a disabled offering turns the mode off. A package is free
+    only when ticked in ``free_products`` (seed 000: free or paid services): a free booking
+    has no order (services.secure_free)."""
 
     expert = models.ForeignKey("site_core.Expert", on_delete=models.CASCADE, related_name="offerings",
                                verbose_name=_("expert"))
     mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices)
     enabled = models.BooleanField(_("offered"), default=True)
-    price_per_minute = models.PositiveIntegerField(_("price per minute (cents)"), default=0)
+    price_per_minute = MoneyField(_("price per minute"), default=0, max_major=100)
     short_minutes = models.PositiveSmallIntegerField(
         _("short package (minutes)"), default=15, validators=[MinValueValidator(1), MaxValueValidator(480)])
-    short_price = models.PositiveIntegerField(_("short package price (cents)"), default=0)
+    short_price = MoneyField(_("short package price"), default=0, max_major=10_000)
     long_minutes = models.PositiveSmallIntegerField(
         _("long package (minutes)"), default=30, validators=[MinValueValidator(1), MaxValueValidator(480)])
-    long_price = models.PositiveIntegerField(_("long package price (cents)"), default=0)
-    instant_rate = models.PositiveIntegerField(
-        _("instant session price per minute (cents)"), default=0,
+    long_price = MoneyField(_("long package price"), default=0, max_major=10_000)
+    instant_rate = MoneyField(
+        _("instant session price per minute"), default=0, max_major=100,
         help_text=_("0: no instant session in this mode."))
+    free_products = ChoiceListField(
+        _("free"), choices_callable=product_choices,
+        help_text=_("Tick a package to offer it free of charge (leave its price at 0). A price of 0 "
+                    "without this tick means the package is not offered."))
 
     class Meta:
         verbose_name = _("offering")
@@ -117,21 +128,39 @@ class Offering(models.Model):
     def __str__(self):
         return f"{self.expert} – {self.get_mode_display()}"
 
+    def is_free(self, product) -> bool:
+        return product in (self.free_products or [])
+
     def clean(self):
-        if self.short_price and self.long_price and self.short_minutes >= self.long_minutes:
-            raise ValidationError({"short_minutes": _("The short package must be shorter than the long one.")})
+        errors = {}
+        if self.is_free(Product.PER_MINUTE):
+            errors["free_products"] = _("A session paid by the minute cannot be free: offer a free package instead.")
+        else:
+            priced = [label for product, price, label in (
+                (Product.SHORT, self.short_price, _("short package")),
+                (Product.LONG, self.long_price, _("long package"))) if self.is_free(product) and price]
+            if priced:
+                errors["free_products"] = _("A free package has no price: set the price of the %(product)s "
+                                            "to 0 or untick it.") % {"product": priced[0]}
+        offered = {product for product, _price, _minutes in self.products()} if self.enabled else set()
+        if {Product.SHORT, Product.LONG} <= offered and self.short_minutes >= self.long_minutes:
+            errors["short_minutes"] = _("The short package must be shorter than the long one.")
+        if errors:
+            raise ValidationError(errors)
 
     def products(self) -> list[tuple[str, int, int | None]]:
-        """(product, price in cents, minutes or None for per minute) of what is on sale."""
+        """(product, price in minor units, minutes or None for per minute) of what is on sale."""
         if not self.enabled:
             return []
         found = []
         if self.price_per_minute:
             found.append((Product.PER_MINUTE, self.price_per_minute, None))
-        if self.short_price:
-            found.append((Product.SHORT, self.short_price, self.short_minutes))
-        if self.long_price:
-            found.append((Product.LONG, self.long_price, self.long_minutes))
+        for product, price, minutes in ((Product.SHORT, self.short_price, self.short_minutes),
+                                        (Product.LONG, self.long_price, self.long_minutes)):
+            if self.is_free(product):
+                found.append((product, 0, minutes))
+            elif price:
+                found.append((product, price, minutes))
         return found
 
     def price_of(self, product: str) -> tuple[int, int | None]:
@@ -268,10 +297,10 @@ class Appointment(models.Model):
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     minutes = models.PositiveIntegerField(_("minutes bought"))
-    unit_price = models.PositiveIntegerField(_("price (cents)"),
+    unit_price = MoneyField(_("price"),
                                              help_text=_("Per minute, or of the package."))
     currency = models.CharField(_("currency"), max_length=3)
-    phone = models.CharField(_("client's phone"), max_length=32, blank=True)
+    phone = PhoneField(_("client's phone"), blank=True)
     client_time_zone = models.CharField(_("client's time zone"), max_length=64, blank=True)
     language = models.CharField(_("language"), max_length=8, default="fr")
     note = models.TextField(_("message to the expert"), blank=True)

@@ -534,6 +534,8 @@ def _save_with_order(request, appointment, total, still_free=None):
             _insert(appointment, still_free, hold_cap=practice_settings(request.site).max_live_holds)
         except AlreadyBooked as found:
             return _replayed(found.appointment, request)
+        if total == 0:
+            return appointment  # a free consultation has no order: secure_free() secures it
         description = _("%(mode)s consultation with %(expert)s, %(minutes)d min") % {
             "mode": Mode(request.mode).label, "expert": request.expert.name, "minutes": minutes}
         try:
@@ -574,6 +576,12 @@ def order_paid(order, now=None) -> Appointment | None:
         return appointment
     if appointment is None or appointment.state != A.HELD:
         return appointment
+    return _secure(appointment, now)
+
+
+def _secure(appointment, now) -> Appointment:
+    """A held booking (locked) that is paid for, or free: confirmed, or waiting for the expert
+    when the practice wants requests confirmed (an instant request always waits)."""
     rules = practice_settings(appointment.site)
     appointment.held_until = None
     if appointment.instant:
@@ -590,6 +598,38 @@ def order_paid(order, now=None) -> Appointment | None:
     _notify(appointment, "instant" if appointment.instant else
             "requested" if appointment.state == A.REQUESTED else "confirmed")
     return appointment
+
+
+def is_free(expert, mode, product, instant=False) -> bool:
+    """Whether this product is a free consultation (booked with secure_free(), no payment step)."""
+    if instant:
+        return False
+    offering = Offering.objects.filter(expert=expert, mode=mode, enabled=True).first()
+    return offering is not None and product != Product.PER_MINUTE and offering.is_free(product) \
+        and any(name == product for name, _price, _minutes in offering.products())
+
+
+def secure_free(request: BookingRequest, now=None) -> Appointment:
+    """Books a free consultation (a package the offering ticks as free): the slot is held as
+    for a paid one (same checks, same cap on holds, same idempotency), then at once confirmed
+    or sent to the expert, as the practice's confirmation setting says, with the same emails
+    and reminders. No order is made. A product that is not free is refused (BookingError)."""
+    now = now or timezone.now()
+    _offering, _unit, _minutes, total = quote(request.expert, request.mode, request.product,
+                                              request.budget_minutes, instant=request.instant)
+    if total != 0 or request.instant:
+        raise BookingError(_("This consultation is not free: it is paid on the next page."), field="product")
+    with transaction.atomic():
+        appointment = hold(request, now)
+        if appointment.order_id is not None:
+            return appointment  # an idempotent replay of a paid booking made with this key
+        locked = _locked(appointment)
+        if locked.state != A.HELD:
+            locked.replayed = getattr(appointment, "replayed", False)
+            return locked
+        locked = _secure(locked, now)
+        locked.replayed = getattr(appointment, "replayed", False)
+        return locked
 
 
 @transaction.atomic

@@ -159,7 +159,7 @@ def _product_choices(offering, currency, instant=False):
         return [(Product.PER_MINUTE, _("Per minute: %(price)s") % {"price": Money(offering.instant_rate, currency)})]
     choices = []
     for product, price, minutes in offering.products():
-        money = Money(price, currency)
+        money = _("Free") if price == 0 else Money(price, currency)
         if product == Product.PER_MINUTE:
             label = _("Per minute: %(price)s") % {"price": money}
         else:
@@ -252,6 +252,7 @@ def _summary(request, page, state):
         "per_minute": state["product"] == Product.PER_MINUTE, "phone": state.get("phone"),
         "starts_at": starts_at.astimezone(zone) if starts_at else None, "zone": str(zone),
         "promo_code": state.get("promo_code"), "instant": state.get("when") == WHEN_NOW,
+        "free": services.is_free(page.expert, state["mode"], state["product"], instant=state.get("when") == WHEN_NOW),
     }
 
 
@@ -292,8 +293,9 @@ def confirm(request, page_id):
         unverified = _unverified_response(request)
         if unverified is not None:
             return unverified
+        book = services.secure_free if summary["free"] else services.hold
         try:
-            appointment = services.hold(_booking_request(request, page, state))
+            appointment = book(_booking_request(request, page, state))
         except services.BookingError as error:
             messages.error(request, error.message)
             target = "booking:slot" if error.field == "starts_at" or error.code == "slot_taken" else "booking:start"
@@ -302,6 +304,8 @@ def confirm(request, page_id):
             return redirect(target, page_id=page.pk)
         _clear_state(request, page)
         request.session[_last_key(page)] = appointment.code
+        if appointment.order_id is None:  # a free consultation: no payment step
+            return redirect("booking:done", code=appointment.code)
         return redirect("payments:checkout", public_id=appointment.order.public_id)
     return render(request, "booking/step_confirm.html", _context(
         request, page, 3, summary=summary, signup_form=signup_form, login_form=login_form,
@@ -389,6 +393,7 @@ def done(request, code):
     return render(request, "booking/done.html", {
         "appointment": appointment, "zone": appointment.client_zone,
         "total": Money(appointment.order.total, appointment.currency) if appointment.order else None,
+        "free": appointment.order_id is None and appointment.unit_price == 0 and not appointment.instant,
         "payment_status": appointment.payment_status,
         "room_path": notifications.room_path(appointment) if appointment.is_live else None,
         "can_move": _move_refusal(appointment, timezone.now()) is None,

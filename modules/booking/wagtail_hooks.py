@@ -29,6 +29,7 @@ from modules.booking.models import (
 from site_core import access
 from site_core import hooks as cabinet_hooks
 from site_core.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin, own_rows
+from site_core.admin_columns import MoneyColumn
 from site_core.money import Money
 from site_core.sections import PageSection
 
@@ -54,6 +55,7 @@ def offering_rows(offerings, currency):
                 "product": product,
                 "label": Product(product).label,
                 "price": Money(price, currency),
+                "free": price == 0,
                 "minutes": minutes,
             })
         if products:
@@ -322,9 +324,10 @@ class OfferingViewSet(OwnedViewSet):
     model = Offering
     icon = "tag"
     menu_label = _("Prices")
-    list_display = ["expert", "mode", "enabled", "price_per_minute", "short_price", "long_price", "instant_rate"]
+    list_display = ["expert", "mode", "enabled", *(MoneyColumn(name, model=Offering) for name in (
+        "price_per_minute", "short_price", "long_price", "instant_rate"))]
     form_fields = ["expert", "mode", "enabled", "price_per_minute", "short_minutes", "short_price",
-                   "long_minutes", "long_price", "instant_rate"]
+                   "long_minutes", "long_price", "free_products", "instant_rate"]
 
 
 class AvailabilityExceptionViewSet(OwnedViewSet):

@@ -1,7 +1,6 @@
 """Wagtail admin for payments: read-only list and detail, refunds with a confirmation step,
 and turning a payment into a promo code for the client."""
 
-from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -13,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from site_core.admin import ReadOnlyViewSetMixin, ScopedFiltersMixin, own_rows
-from site_core.money import Money
+from site_core.money import Money, input_text
 from site_core.payments import services
 from site_core.payments.forms import RefundForm
 from site_core.payments.models import Payment, PaymentLog
@@ -98,6 +97,7 @@ class PaymentViewSet(ReadOnlyViewSetMixin, ModelViewSet):
                     refund_url=reverse(viewset.get_url_name("refund"), args=[payment.pk]),
                     promo_url=reverse(viewset.get_url_name("promo_code"), args=[payment.pk]),
                     promo_codes=payment.issued_promo_codes.all(),
+                    authorized=Money(payment.authorized_amount or 0, payment.currency),
                 )
                 return context
 
@@ -112,9 +112,9 @@ class PaymentViewSet(ReadOnlyViewSetMixin, ModelViewSet):
         confirming = False
         status = 200
         if request.method == "POST":
-            form = RefundForm(request.POST)
+            form = RefundForm(request.POST, currency=payment.currency)
             if form.is_valid():
-                amount = Money.from_decimal(form.cleaned_data["amount"], payment.currency).amount
+                amount = form.cleaned_data["amount"]
                 if form.cleaned_data["confirm"]:
                     try:
                         services.refund(payment, amount, reason=form.cleaned_data["reason"], user=request.user)
@@ -133,12 +133,12 @@ class PaymentViewSet(ReadOnlyViewSetMixin, ModelViewSet):
             else:
                 status = 400
         else:
-            form = RefundForm(initial={"amount": refundable.to_decimal() if payment.refundable_amount else Decimal(0)})
+            form = RefundForm(initial={"amount": payment.refundable_amount}, currency=payment.currency)
         return TemplateResponse(request, "payments/admin/refund.html", {
             "payment": payment, "form": form, "confirming": confirming, "refundable": refundable,
             "inspect_url": inspect_url,
-            "amount_money": Money.from_decimal(form.cleaned_data["amount"], payment.currency)
-            if confirming else None,
+            "amount_money": Money(form.cleaned_data["amount"], payment.currency) if confirming else None,
+            "amount_input": input_text(form.cleaned_data["amount"], payment.currency) if confirming else "",
             "header_icon": "credit-card", "page_title": _("Refund"),
         }, status=status)
 

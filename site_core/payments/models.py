@@ -19,6 +19,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.models import Site
 
+from site_core.fields import BigMoneyField
 from site_core.models import Expert
 from site_core.money import Money
 
@@ -293,8 +294,8 @@ class PromoCode(models.Model):
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.PERCENT)
     percent = models.PositiveSmallIntegerField(_("percentage off"), null=True, blank=True,
                                                help_text=_("For a percentage code: 1 to 100."))
-    amount = models.BigIntegerField(_("amount off (minor units)"), null=True, blank=True,
-                                    help_text=_("For a fixed-amount code, in cents (1000 = 10.00)."))
+    amount = BigMoneyField(_("amount off"), null=True, blank=True, max_major=10_000,
+                           help_text=_("For a fixed-amount code."))
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     expert = models.ForeignKey(Expert, verbose_name=_("only for this expert"), null=True, blank=True,
                                on_delete=models.CASCADE, related_name="promo_codes",
@@ -306,7 +307,7 @@ class PromoCode(models.Model):
     max_uses = models.PositiveIntegerField(_("uses in total"), null=True, blank=True,
                                            help_text=_("Empty: no limit."))
     max_uses_per_client = models.PositiveIntegerField(_("uses per client"), null=True, blank=True, default=1)
-    minimum_amount = models.BigIntegerField(_("minimum order (minor units)"), default=0)
+    minimum_amount = BigMoneyField(_("minimum order"), default=0, max_major=100_000)
     active = models.BooleanField(_("active"), default=True)
     issued_for_payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT,
                                            related_name="issued_promo_codes", editable=False)

@@ -60,7 +60,7 @@ def test_an_administrator_changes_a_price_and_the_anonymous_page_shows_it(fresh_
     guard(staff)
     log_in(staff, url, admin.email, ADMIN_PASSWORD)
     staff.goto(f"{url}/admin/booking_offerings/edit/{offering.pk}/")
-    staff.fill("#id_price_per_minute", "320")
+    staff.fill("#id_price_per_minute", "3,20")  # typed in euros
     # The edit form's own "Save" (the sidebar also holds submit buttons, of other forms).
     staff.locator("main form[method='post'] button[type='submit']", has_text="Enregistrer").first.click()
     staff.wait_for_url(f"{url}/admin/booking_offerings/")

@@ -451,10 +451,16 @@ def csrf_token(html):
 
 
 def offering_form(offering, **changes):
+    """The edit form as the admin sends it: amounts typed in euros (``changes`` too: "3,20")."""
+    from site_core.money import input_text
+
+    def euros(amount):
+        return input_text(amount, "EUR")
+
     data = {"expert": offering.expert_id, "mode": offering.mode, "enabled": "on",
-            "price_per_minute": offering.price_per_minute, "short_minutes": offering.short_minutes,
-            "short_price": offering.short_price, "long_minutes": offering.long_minutes,
-            "long_price": offering.long_price, "instant_rate": offering.instant_rate}
+            "price_per_minute": euros(offering.price_per_minute), "short_minutes": offering.short_minutes,
+            "short_price": euros(offering.short_price), "long_minutes": offering.long_minutes,
+            "long_price": euros(offering.long_price), "instant_rate": euros(offering.instant_rate)}
     data.update(changes)
     return data
 
@@ -476,7 +482,7 @@ def test_an_administrator_changes_a_price_and_visitors_see_it_at_once(practice, 
     admin.force_login(make_user(is_superuser=True, is_staff=True))
     edit = f"/admin/booking_offerings/edit/{offering.pk}/"
     token = csrf_token(admin.get(edit).content.decode())
-    response = admin.post(edit, {**offering_form(offering, price_per_minute=320), "csrfmiddlewaretoken": token})
+    response = admin.post(edit, {**offering_form(offering, price_per_minute="3,20"), "csrfmiddlewaretoken": token})
     assert response.status_code == 302
     offering.refresh_from_db()
     assert offering.price_per_minute == 320

@@ -81,7 +81,7 @@ def test_expert_sets_their_own_prices_but_not_a_colleagues(client, practice, exp
     offering = Offering.objects.get(expert=expert, mode="video")
     response = client.post(f"/admin/booking_offerings/edit/{offering.pk}/", {
         "expert": expert.pk, "mode": "video", "enabled": "on", "price_per_minute": "0", "short_minutes": "15",
-        "short_price": "0", "long_minutes": "45", "long_price": "9000", "instant_rate": "0"})
+        "short_price": "0", "long_minutes": "45", "long_price": "90", "instant_rate": "0"})
     assert response.status_code == 302
     offering.refresh_from_db()
     assert offering.long_price == 9000

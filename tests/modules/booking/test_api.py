@@ -36,7 +36,8 @@ def test_experts_offerings_and_slots(client, practice, expert_setup, frozen):
                         "url": "/sophie-laurent/", "modes": ["chat", "phone", "video"]}]
     offerings = client.get("/api/v1/experts/sophie-laurent/offerings").json()
     chat = next(o for o in offerings if o["mode"] == "chat")
-    assert {"product": "long", "price": 5500, "minutes": 30} in chat["products"]
+    assert {"product": "long", "price": 5500, "price_display": "55,00\u00a0€", "free": False,
+            "minutes": 30} in chat["products"]
     slots = client.get("/api/v1/experts/sophie-laurent/slots",
                        {"mode": "chat", "product": "long", "days": 1}).json()
     assert slots["minutes"] == 30 and slots["slots"][0].startswith("2026-11-02T08:00:00")

@@ -99,3 +99,76 @@ def test_client_and_anonymous_are_kept_out(client, make_order, client_user):
     response = client.get(f"/admin/payment_admin/inspect/{payment.pk}/")
     assert response.status_code in (302, 403)
     assert Payment.objects.get(pk=payment.pk).refunded_amount == 0
+
+
+def _with_token(browser, url, data):
+    browser.get(url)
+    return browser.post(url, {**data, "csrfmiddlewaretoken": browser.cookies["csrftoken"].value})
+
+
+def _speaks(user, language):
+    from wagtail.users.models import UserProfile
+
+    profile = UserProfile.get_for_user(user)
+    profile.preferred_language = language
+    profile.save()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("language", "typed", "shown"), [("fr", "10,50", "10,50\u00a0€"), ("en", "10.5", "€10.50")])
+def test_a_refund_is_typed_in_euros_through_the_confirmation_step(superuser, make_order, language, typed, shown):
+    from django.test import Client
+
+    payment = paid_payment(make_order(total=3000))
+    _speaks(superuser, language)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(superuser)
+    url = f"/admin/payment_admin/refund/{payment.pk}/"
+    form = browser.get(url).content.decode()
+    assert f'value="{"30,00" if language == "fr" else "30.00"}"' in form  # what remains, in euros
+    first = _with_token(browser, url, {"amount": typed, "reason": "late"})
+    body = first.content.decode()
+    assert first.status_code == 200 and shown in body and not Refund.objects.exists()
+    hidden = "10,50" if language == "fr" else "10.50"
+    assert f'name="amount" value="{hidden}"' in body  # sent back as euros, not as 1050
+    done = _with_token(browser, url, {"amount": hidden, "reason": "late", "confirm": "on"})
+    assert done.status_code == 302
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 1050
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("typed", ["-1", "10,505", "1 0", "ten"])
+def test_a_refund_amount_that_is_not_money_is_refused(client, superuser, make_order, typed):
+    payment = paid_payment(make_order(total=3000))
+    client.force_login(superuser)
+    response = client.post(f"/admin/payment_admin/refund/{payment.pk}/", {"amount": typed, "confirm": "on"})
+    assert response.status_code == 400
+    assert 'class="error-message"' in response.content.decode() or "error" in response.content.decode()
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 0 and not Refund.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("language", "typed"), [("fr", "12,5"), ("en", "12.50")])
+def test_a_fixed_promo_code_is_typed_in_euros(practice, superuser, language, typed):
+    from django.test import Client
+
+    _speaks(superuser, language)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(superuser)
+    url = "/admin/snippets/payments/promocode/add/"
+    form = browser.get(url).content.decode()
+    assert "cents" not in form and "minor units" not in form and "centimes" not in form
+    response = _with_token(browser, url, {
+        "site": practice.site.pk, "code": "SPRING", "kind": "fixed", "amount": typed, "minimum_amount": "40",
+        "max_uses_per_client": "1", "active": "on"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    promo = PromoCode.objects.get(code="SPRING")
+    assert (promo.amount, promo.minimum_amount, promo.currency) == (1250, 4000, "EUR")
+    listing = browser.get("/admin/snippets/payments/promocode/").content.decode()
+    assert ("12,50\u00a0€" if language == "fr" else "€12.50") in listing
+    refused = _with_token(browser, url, {
+        "site": practice.site.pk, "code": "AUTUMN", "kind": "fixed", "amount": "12,505", "minimum_amount": "0",
+        "max_uses_per_client": "1", "active": "on"})
+    assert refused.status_code == 200 and not PromoCode.objects.filter(code="AUTUMN").exists()

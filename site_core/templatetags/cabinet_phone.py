@@ -1,0 +1,12 @@
+"""``{{ number|phone }}``: a phone number as people of the practice's country read it."""
+
+from django import template
+
+from site_core.phones import shown
+
+register = template.Library()
+
+
+@register.filter
+def phone(value):
+    return shown(value) if value else ""
