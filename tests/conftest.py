@@ -62,7 +62,9 @@ def _forget_stale_content_types():
     from wagtail.permission_policies.base import BasePermissionPolicy
 
     for policy in gc.get_objects():
-        if isinstance(policy, BasePermissionPolicy):
+        # type(), not isinstance(): isinstance asks a lazy object (django.contrib.admin.site)
+        # for its __class__, which would set it up.
+        if issubclass(type(policy), BasePermissionPolicy):
             policy.__dict__.pop("_content_type", None)
 
 
