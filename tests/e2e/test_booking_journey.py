@@ -153,3 +153,43 @@ def test_a_time_taken_while_the_visitor_confirms_their_code_sends_them_back_with
     mine = Appointment.objects.get(client__email="lea@example.test")
     assert mine.state == Appointment.State.HELD and mine.starts_at.isoformat() != taken
     page.context.close()
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_third_unpaid_hold_is_refused_with_the_message(booking_site, browser, guard, make_user, language):
+    """A client already paying for two bookings (the practice's cap) logs in at step 3 of a third:
+    refused with the message, nothing held (issue 13, item 3)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from modules.booking import services
+    from modules.booking.models import Appointment
+
+    url, expert_page, expert = booking_site
+    client = make_user(email="camille@example.test", password="camille-password-2026", first_name="Camille")
+    start = (timezone.now() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    for hours in (0, 2):
+        services.hold(services.BookingRequest(site=expert_page.get_site(), expert=expert, client=client,
+                                              mode="chat", product="long", starts_at=start + timedelta(hours=hours)))
+    prefix = "" if language == "fr" else "/en"
+    page = browser.new_context(locale={"fr": "fr-FR", "en": "en-GB"}[language]).new_page()
+    guard(page)
+    page.goto(f"{url}{prefix}/booking/{expert_page.pk}/")
+    page.locator('input[name="mode"][value="chat"]').check()
+    page.locator('input[name="when"][value="appointment"]').check()
+    page.locator('form.booking__form button[type="submit"]').click()
+    page.locator('input[name="product"][value="long"]').check()
+    page.locator('form.booking__form button[type="submit"]').click()
+    page.locator('input[name="starts_at"]').last.check()
+    page.locator('form.booking__form button[type="submit"]').click()
+    login = page.locator('input[name="account"][value="login"]').locator("xpath=..")
+    login.locator('input[name="login"]').fill("camille@example.test")
+    login.locator('input[name="password"]').fill("camille-password-2026")
+    login.locator('button[type="submit"]').click()
+    expected = {"fr": "Vous avez déjà 2 réservations en attente de paiement",
+                "en": "You already have 2 bookings waiting for payment"}[language]
+    page.wait_for_load_state()
+    assert expected in page.locator(".messages").inner_text()
+    assert Appointment.objects.filter(client=client, state=Appointment.State.HELD).count() == 2
+    page.context.close()
