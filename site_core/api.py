@@ -14,9 +14,9 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from pydantic import field_validator
 
-from site_core.context import current_site
-from site_core.hooks import REGISTER_API_ROUTERS, all_hooks
+from site_core.base.context import current_site
 from site_core.modules import is_enabled
+from site_core.modules.hooks import REGISTER_API_ROUTERS, all_hooks
 
 api = NinjaAPI(title="Cabinet API", version="1", urls_namespace="api_v1",
                description="Experts, offerings, free slots and bookings of a Cabinet practice.")

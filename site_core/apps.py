@@ -2,7 +2,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 from wagtail.images import get_image_model_string
 
-from site_core.cache import ShownOnPages
+from site_core.pages.cache import ShownOnPages
 
 
 class SiteCoreConfig(AppConfig):
@@ -11,7 +11,7 @@ class SiteCoreConfig(AppConfig):
     verbose_name = _("Cabinet")
     default_auto_field = "django.db.models.BigAutoField"
 
-    #: What every page shows of the kernel's rows (site_core.cache): the pages themselves
+    #: What every page shows of the kernel's rows (site_core.pages.cache): the pages themselves
     #: (titles in menus and cards, links), who may see them (a page made private must
     #: stop being served from the cache to anyone), languages, images, and each site's
     #: practice settings (name, logo, contact email and phone, modules on).
@@ -27,9 +27,10 @@ class SiteCoreConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from site_core import cache, checks, receivers  # noqa: F401  (registers checks, connects receivers)
-        from site_core.schedules import ensure_schedules
-        from site_core.services import setup_all_practices
+        from site_core import checks, receivers  # noqa: F401  (registers checks, connects receivers)
+        from site_core.access.services import setup_all_practices
+        from site_core.base.schedules import ensure_schedules
+        from site_core.pages import cache  # noqa: F401  (registers checks, connects receivers)
 
         cache.connect()
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="cabinet-schedules")

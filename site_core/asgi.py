@@ -15,7 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from site_core.hooks import REGISTER_WEBSOCKET_ROUTES, all_hooks  # noqa: E402
+from site_core.modules.hooks import REGISTER_WEBSOCKET_ROUTES, all_hooks  # noqa: E402
 
 
 async def unknown_socket(scope, receive, send):

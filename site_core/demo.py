@@ -19,21 +19,14 @@ from PIL import ImageDraw, ImageFont
 from wagtail.images.models import Image
 from wagtail.models import Locale, Page, Site
 
-from site_core.models import (
-    ContentPage,
-    Expert,
-    ExpertIndexPage,
-    ExpertPage,
-    HomePage,
-    PracticeSettings,
-    User,
-)
-from site_core.services import (
+from site_core.access.services import (
     add_client_membership,
     add_practice_admin,
     create_expert,
     link_expert_user,
 )
+from site_core.pages.models import ContentPage, ExpertIndexPage, ExpertPage, HomePage
+from site_core.practice.models import Expert, PracticeSettings, User
 
 DEMO_PASSWORD = "demo-cabinet-2026"
 # The owner of the install: a superuser, who sees every practice.
@@ -366,7 +359,7 @@ def seed_practice(practice, stdout):
 
 
 def seed(stdout):
-    from site_core.hooks import REGISTER_DEMO_DATA, get_hooks
+    from site_core.modules.hooks import REGISTER_DEMO_DATA, get_hooks
 
     with transaction.atomic():
         get_or_create_user(*OWNER, superuser=True)

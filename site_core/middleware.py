@@ -9,10 +9,10 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.utils import timezone, translation
 from wagtail.models import Page, Site
 
-from site_core import cache as page_cache
 from site_core.access import OWNER_ONLY_ADMIN_VIEWS, admin_page_refused, is_install_owner
-from site_core.context import current_site, reset_current_request, set_current_request
+from site_core.base.context import current_site, reset_current_request, set_current_request
 from site_core.modules import enabled_labels, get_module, is_enabled
+from site_core.pages import cache as page_cache
 
 CSRF_FIELD = b'name="csrfmiddlewaretoken"'
 
@@ -100,7 +100,7 @@ class PageCacheMiddleware:
     Only a GET from a visitor without a session, answered 200 without
     cookies, without a CSRF token and not marked private, is stored. The key
     holds the host, the language and the full path; the entry holds the page
-    with the generations of what it shows (site_core.cache), read before it was
+    with the generations of what it shows (site_core.pages.cache), read before it was
     rendered, so a change committed meanwhile makes it stale at once, in every
     process. It is kept ``CABINET_PAGE_CACHE_SECONDS`` at most, less when what it
     shows changes by itself sooner (an "available now" that runs out).
@@ -160,7 +160,7 @@ class PageCacheMiddleware:
         site = Site.find_for_request(request)
         tags = page_cache.page_tags(page, site)
         # Read before the page is rendered: a change committed while it renders leaves
-        # this copy stale (site_core.cache bumps after commit, never before).
+        # this copy stale (site_core.pages.cache bumps after commit, never before).
         started = timezone.now()
         request._cabinet_page_cache = (key, page, site, tags, page_cache.generations(tags), started)
         return None

@@ -1,6 +1,6 @@
 """The kernel's own signal receivers, connected in SiteCoreConfig.ready().
 
-(The page cache's receivers are connected from the declarations, site_core.cache.)"""
+(The page cache's receivers are connected from the declarations, site_core.pages.cache.)"""
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -9,8 +9,9 @@ from wagtail.models import Page, Site
 
 @receiver(post_save)
 def expert_page_saved(sender, instance, **kwargs):
-    from site_core.models import Expert, ExpertPage
-    from site_core.services import sync_expert_access
+    from site_core.access.services import sync_expert_access
+    from site_core.pages.models import ExpertPage
+    from site_core.practice.models import Expert
 
     if isinstance(instance, ExpertPage):
         # Whoever could edit this page before and is no longer its expert loses it.
@@ -30,7 +31,7 @@ def expert_page_saved(sender, instance, **kwargs):
 @receiver(post_save, sender=Site)
 def practice_site_saved(sender, instance, raw=False, **kwargs):
     """A practice is set up (or its root page moved): its staff groups follow."""
-    from site_core.services import setup_practice_groups
+    from site_core.access.services import setup_practice_groups
 
     if not raw:
         setup_practice_groups(instance)
@@ -39,7 +40,7 @@ def practice_site_saved(sender, instance, raw=False, **kwargs):
 @receiver(post_save)
 def site_root_translated(sender, instance, raw=False, created=False, **kwargs):
     """A translation of a practice's root page: its administrators may edit that tree too."""
-    from site_core.services import setup_practice_groups
+    from site_core.access.services import setup_practice_groups
 
     if raw or not created or not isinstance(instance, Page) or instance.depth != 2:
         return

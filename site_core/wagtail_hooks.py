@@ -7,8 +7,8 @@ from wagtail.admin.ui.tables import Column
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from site_core import access
-from site_core.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin
-from site_core.models import ClientMembership
+from site_core.access.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin
+from site_core.practice.models import ClientMembership
 
 
 class ClientViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet):

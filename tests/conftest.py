@@ -153,7 +153,8 @@ def build_practice(hostname="testserver", port=80, *, name="Cabinet Test", theme
                    default=True, slug=None):
     from wagtail.models import Locale, Site
 
-    from site_core.models import ExpertIndexPage, HomePage, PracticeSettings
+    from site_core.pages.models import ExpertIndexPage, HomePage
+    from site_core.practice.models import PracticeSettings
 
     fr, _ = Locale.objects.get_or_create(language_code="fr")
     en, _ = Locale.objects.get_or_create(language_code="en")
@@ -181,7 +182,7 @@ def build_practice(hostname="testserver", port=80, *, name="Cabinet Test", theme
     practice_settings.practice_name = name
     practice_settings.theme = theme
     practice_settings.save()
-    from site_core.services import setup_practice_groups
+    from site_core.access.services import setup_practice_groups
 
     built = Practice(site, home, home_en, index, index_en, practice_settings)
     # Its administrators' and experts' groups (site_core.access reads them).
@@ -201,7 +202,7 @@ def practice(db):
 def make_user(db):
     from allauth.account.models import EmailAddress
 
-    from site_core.models import User
+    from site_core.practice.models import User
 
     counter = {"n": 0}
 
@@ -221,8 +222,8 @@ def make_expert(db, make_user):
     """make_expert(practice, "Alice Martin", slug=..., parent=...) -> (expert, page_fr, page_en)."""
     from wagtail.models import Locale
 
-    from site_core.models import ExpertPage
-    from site_core.services import create_expert
+    from site_core.access.services import create_expert
+    from site_core.pages.models import ExpertPage
 
     def make(practice, name, *, slug=None, parent=None, user=None, languages=("fr",), with_user=True,
              translate=True):

@@ -2,7 +2,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.core.exceptions import PermissionDenied
 from django.utils import translation
 
-from site_core.net import client_ip
+from site_core.base.net import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -10,7 +10,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     allauth's rate limits (sign-up, password reset, failed logins per address)
     read the client's address the way django-axes and the contact form do
-    (site_core.net.client_ip, CABINET_PROXY_COUNT): behind a proxy, allauth's
+    (site_core.base.net.client_ip, CABINET_PROXY_COUNT): behind a proxy, allauth's
     own default would see every visitor as the proxy and limit them together.
     """
 

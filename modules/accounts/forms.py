@@ -3,8 +3,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from site_core.models import User, time_zone_choices
-from site_core.validators import normalize_phone
+from site_core.base.validators import normalize_phone
+from site_core.practice.models import User, time_zone_choices
 
 
 class SignupForm(AllauthSignupForm):

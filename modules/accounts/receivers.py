@@ -4,7 +4,7 @@ from allauth.account.signals import user_signed_up
 from django.dispatch import receiver
 from wagtail.models import Site
 
-from site_core.services import add_client_membership
+from site_core.access.services import add_client_membership
 
 
 @receiver(user_signed_up)

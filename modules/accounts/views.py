@@ -5,8 +5,8 @@ from django.utils.translation import gettext as _
 
 from modules.accounts import services
 from modules.accounts.forms import ProfileForm
-from site_core.hooks import REGISTER_PORTAL_PANELS, get_hooks
-from site_core.sections import PageSection
+from site_core.modules.hooks import REGISTER_PORTAL_PANELS, get_hooks
+from site_core.pages.sections import PageSection
 
 
 @login_required

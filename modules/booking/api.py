@@ -17,10 +17,10 @@ from pydantic import StrictInt
 
 from modules.booking import availability, services
 from modules.booking.models import Appointment, Mode, Product
-from site_core import ratelimits
+from site_core.access import ratelimits
 from site_core.api import InputSchema, require_module
-from site_core.models import ExpertPage
-from site_core.money import Money
+from site_core.base.money import Money
+from site_core.pages.models import ExpertPage
 
 router = Router(tags=["booking"])
 MAX_SLOT_DAYS = 31
@@ -152,7 +152,7 @@ def list_experts(request):
 def list_offerings(request, slug: str):
     site = require_module(request, "booking")
     page = _page(site, slug)
-    from site_core.models import PracticeSettings
+    from site_core.practice.models import PracticeSettings
 
     currency = PracticeSettings.for_site(site).currency
     return Status(200, [

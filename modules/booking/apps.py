@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from site_core import modules
-from site_core.cache import ShownOnPages
+from site_core.pages.cache import ShownOnPages
 
 
 class BookingConfig(modules.ModuleConfig):
@@ -25,6 +25,6 @@ class BookingConfig(modules.ModuleConfig):
 
     def ready(self):
         from modules.booking import receivers  # noqa: F401  (connects to site_core.events)
-        from site_core import schedules
+        from site_core.base import schedules
 
         schedules.register("cabinet.booking.sweep", "modules.booking.tasks.sweep", 1)

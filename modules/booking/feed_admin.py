@@ -20,7 +20,7 @@ from modules.booking import notifications, services
 def feed_expert(request):
     """The expert whose feed this admin user manages: themselves, on a site where booking is
     on; None for anyone else (an administrator who is not an expert has no feed)."""
-    from site_core.admin import admin_site
+    from site_core.access.admin import admin_site
     from site_core.modules import is_enabled
 
     expert = getattr(request.user, "expert", None) if request.user.is_authenticated else None

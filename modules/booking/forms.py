@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from modules.booking.models import Mode, Product
-from site_core.validators import is_time_zone, normalize_phone
+from site_core.base.validators import is_time_zone, normalize_phone
 
 WHEN_NOW = "now"
 WHEN_LATER = "appointment"

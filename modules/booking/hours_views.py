@@ -19,7 +19,7 @@ from wagtail.admin.viewsets.base import ViewSet
 
 from modules.booking import availability, hours, services
 from modules.booking.models import Mode
-from site_core.admin import admin_site
+from site_core.access.admin import admin_site
 from site_core.modules import is_enabled
 
 

@@ -15,8 +15,8 @@ from recurrence.fields import RecurrenceField
 from wagtail.admin.panels import FieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 
-from site_core.fields import ChoiceListField, MoneyField
-from site_core.phones import PhoneField
+from site_core.base.fields import ChoiceListField, MoneyField
+from site_core.base.phones import PhoneField
 
 
 class Mode(models.TextChoices):
@@ -354,8 +354,8 @@ class Appointment(models.Model):
     def client_zone(self) -> str:
         """The zone the client reads this appointment's times in: the one their profile names,
         else their browser's when they booked, else the practice's."""
-        from site_core.models import PracticeSettings
-        from site_core.validators import is_time_zone
+        from site_core.base.validators import is_time_zone
+        from site_core.practice.models import PracticeSettings
 
         for zone in (getattr(self.client, "time_zone", ""), self.client_time_zone):
             if zone and is_time_zone(zone):

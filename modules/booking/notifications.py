@@ -20,10 +20,10 @@ from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from modules.booking.models import Appointment
-from site_core import hooks
-from site_core.local_time import local_time
-from site_core.money import Money
-from site_core.sms import send_sms
+from site_core.base.local_time import local_time
+from site_core.base.money import Money
+from site_core.base.sms import send_sms
+from site_core.modules import hooks
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def feed_token(expert, key) -> str:
 def read_feed_token(token):
     """The expert whose current feed address this is, or None (bad signature, unknown expert,
     or a key replaced since by "new address"); keys are compared in constant time."""
-    from site_core.models import Expert
+    from site_core.practice.models import Expert
 
     try:
         value = signing.Signer(salt=FEED_SALT).unsign(token)
@@ -172,7 +172,7 @@ def expert_feed(expert, appointments) -> bytes:
 def rebook_url(appointment):
     """Where the client chooses another time with the same expert: the booking form of the
     expert's page (absolute, in the active language), or the client's consultation page."""
-    from site_core.models import ExpertPage
+    from site_core.pages.models import ExpertPage
 
     page = ExpertPage.objects.live().filter(expert_id=appointment.expert_id).first()
     if page is None:
@@ -201,7 +201,7 @@ def room_url(appointment):
 
 
 def _zone(appointment, recipient):
-    """Each side reads times in their own zone, named (site_core.local_time)."""
+    """Each side reads times in their own zone, named (site_core.base.local_time)."""
     return ZoneInfo(appointment.expert_zone if recipient == "expert" else appointment.client_zone)
 
 

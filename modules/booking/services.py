@@ -35,8 +35,8 @@ from modules.booking.models import (
     Proposal,
     new_feed_key,
 )
+from site_core.base.validators import is_time_zone, normalize_phone
 from site_core.payments import services as payments
-from site_core.validators import is_time_zone, normalize_phone
 
 logger = logging.getLogger(__name__)
 
@@ -555,7 +555,7 @@ def _save_with_order(request, appointment, total, still_free=None):
 
 
 def _currency(site):
-    from site_core.models import PracticeSettings
+    from site_core.practice.models import PracticeSettings
 
     return PracticeSettings.for_site(site).currency
 
@@ -873,7 +873,7 @@ def reschedule(appointment, starts_at, *, by, now=None) -> Appointment:
 
 
 def _lock_expert(expert_id):
-    from site_core.models import Expert
+    from site_core.practice.models import Expert
 
     list(Expert.objects.select_for_update().filter(pk=expert_id).values_list("pk"))
 

@@ -42,12 +42,13 @@ from modules.booking.forms import (
     valid_time_zone,
 )
 from modules.booking.models import Appointment, Mode, Product
-from site_core import ratelimits
-from site_core.context import current_site
-from site_core.lookups import expert_page_or_404
-from site_core.models import ExpertPage, PracticeSettings
-from site_core.money import Money
+from site_core.access import ratelimits
+from site_core.base.context import current_site
+from site_core.base.money import Money
+from site_core.pages.lookups import expert_page_or_404
+from site_core.pages.models import ExpertPage
 from site_core.payments.services import PromoCodeError, check_promo_code
+from site_core.practice.models import PracticeSettings
 
 SESSION_PREFIX = "cabinet:booking:"
 

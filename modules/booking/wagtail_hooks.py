@@ -27,11 +27,11 @@ from modules.booking.models import (
     Product,
 )
 from site_core import access
-from site_core import hooks as cabinet_hooks
-from site_core.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin, own_rows
-from site_core.admin_columns import MoneyColumn
-from site_core.money import Money
-from site_core.sections import PageSection
+from site_core.access.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin, own_rows
+from site_core.base.admin_columns import MoneyColumn
+from site_core.base.money import Money
+from site_core.modules import hooks as cabinet_hooks
+from site_core.pages.sections import PageSection
 
 
 @hooks.register(cabinet_hooks.REGISTER_PAYMENT_PURPOSES)
@@ -40,7 +40,7 @@ def booking_purpose():
 
 
 def _currency(request):
-    from site_core.models import PracticeSettings
+    from site_core.practice.models import PracticeSettings
 
     return PracticeSettings.for_request(request).currency
 
@@ -414,7 +414,7 @@ def _clients_to_call(expert, now=None):
 
 @hooks.register("construct_homepage_panels")
 def add_requests_panel(request, panels):
-    from site_core.admin import admin_site
+    from site_core.access.admin import admin_site
     from site_core.modules import is_enabled
 
     if is_enabled("booking", admin_site(request)) and request.user.has_perm("booking.view_appointment"):
@@ -455,7 +455,7 @@ def booking_demo(demo):
 @hooks.register(cabinet_hooks.REGISTER_PORTAL_PANELS)
 def appointments_panel(request):
     """The client's consultations in their portal: upcoming first, then the past ones."""
-    from site_core.context import current_site
+    from site_core.base.context import current_site
 
     site = current_site()
     rows = list(Appointment.objects.filter(client=request.user, site=site).exclude(state=Appointment.State.HELD)

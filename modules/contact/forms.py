@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from site_core.validators import normalize_phone
+from site_core.base.validators import normalize_phone
 
 
 class ContactForm(forms.Form):

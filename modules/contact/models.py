@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from site_core.models import Expert
+from site_core.practice.models import Expert
 
 
 class ContactMessage(models.Model):

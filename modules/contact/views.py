@@ -2,8 +2,8 @@ from django.shortcuts import redirect, render
 
 from modules.contact import services
 from modules.contact.forms import ContactForm
-from site_core import ratelimits
-from site_core.lookups import expert_page_or_404
+from site_core.access import ratelimits
+from site_core.pages.lookups import expert_page_or_404
 
 
 def _expert_page(request, page_id):
@@ -17,7 +17,7 @@ def contact_expert(request, page_id):
     if request.method == "POST":
         form = ContactForm(request.POST)
         if form.is_valid():
-            # Only messages that would be sent count (site_core.ratelimits, group "contact").
+            # Only messages that would be sent count (site_core.access.ratelimits, group "contact").
             try:
                 ratelimits.hit(request, "contact")
             except ratelimits.RateLimited as refused:

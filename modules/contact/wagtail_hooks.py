@@ -3,9 +3,9 @@ from wagtail import hooks
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from modules.contact.models import ContactMessage
-from site_core import hooks as cabinet_hooks
-from site_core.admin import ModuleMenuItemMixin
-from site_core.sections import PageSection
+from site_core.access.admin import ModuleMenuItemMixin
+from site_core.modules import hooks as cabinet_hooks
+from site_core.pages.sections import PageSection
 
 
 @hooks.register(cabinet_hooks.REGISTER_EXPERT_PAGE_SECTIONS)

@@ -27,7 +27,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from modules.payments_paypal import conf
-from site_core.money import Money
+from site_core.base.money import Money
 from site_core.payments import services
 from site_core.payments.models import Payment, Refund
 from site_core.payments.providers import CheckoutStep, PaymentProvider, ProviderError
@@ -173,7 +173,7 @@ class PayPalProvider(PaymentProvider):
         )
         from paypalserversdk.models.purchase_unit_request import PurchaseUnitRequest
 
-        from site_core.models import PracticeSettings
+        from site_core.practice.models import PracticeSettings
 
         order = payment.order
         description = ", ".join(line.description for line in order.lines.all()) or str(order.get_purpose_display())

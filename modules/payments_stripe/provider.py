@@ -31,7 +31,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from modules.payments_stripe import conf
-from site_core.money import Money
+from site_core.base.money import Money
 from site_core.payments import services
 from site_core.payments.models import Payment, Refund
 from site_core.payments.providers import CheckoutStep, PaymentProvider, ProviderError

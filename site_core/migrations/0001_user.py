@@ -5,9 +5,9 @@ import django.contrib.auth.validators
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
-import site_core.fields
-import site_core.models
-import site_core.themes
+import site_core.base.fields
+import site_core.practice.models
+import site_core.base.themes
 import wagtail.fields
 from django.conf import settings
 from django.db import migrations, models

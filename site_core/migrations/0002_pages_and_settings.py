@@ -5,9 +5,9 @@ import django.contrib.auth.validators
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
-import site_core.fields
-import site_core.models
-import site_core.themes
+import site_core.base.fields
+import site_core.practice.models
+import site_core.base.themes
 import wagtail.fields
 from django.conf import settings
 from django.db import migrations, models
@@ -65,7 +65,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('time_zone', models.CharField(choices=site_core.models.time_zone_choices, default='Europe/Paris', max_length=64, verbose_name='time zone')),
+                ('time_zone', models.CharField(choices=site_core.practice.models.time_zone_choices, default='Europe/Paris', max_length=64, verbose_name='time zone')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('editors', models.OneToOneField(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='auth.group')),
                 ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='expert', to=settings.AUTH_USER_MODEL, verbose_name='user')),
@@ -84,7 +84,7 @@ class Migration(migrations.Migration):
                 ('specialty', models.CharField(help_text='Your specialty or expertise, in a few words.', max_length=160, verbose_name='specialty')),
                 ('summary', models.TextField(blank=True, help_text='Two or three sentences shown on your card.', max_length=400, verbose_name='summary')),
                 ('biography', wagtail.fields.StreamField([('heading', 0), ('paragraph', 1), ('image', 5), ('quote', 8), ('question', 11)], blank=True, block_lookup={0: ('wagtail.blocks.CharBlock', (), {'form_classname': 'title', 'icon': 'title', 'label': 'Heading', 'template': 'site_core/blocks/heading.html'}), 1: ('wagtail.blocks.RichTextBlock', (), {'features': ['h3', 'h4', 'bold', 'italic', 'link', 'ol', 'ul'], 'label': 'Paragraph'}), 2: ('wagtail.images.blocks.ImageChooserBlock', (), {'label': 'Image'}), 3: ('wagtail.blocks.CharBlock', (), {'help_text': 'Describe the image for people who cannot see it.', 'label': 'Alternative text', 'max_length': 200}), 4: ('wagtail.blocks.CharBlock', (), {'label': 'Caption', 'max_length': 200, 'required': False}), 5: ('wagtail.blocks.StructBlock', [[('image', 2), ('alt_text', 3), ('caption', 4)]], {'label': 'Image'}), 6: ('wagtail.blocks.TextBlock', (), {'label': 'Quote'}), 7: ('wagtail.blocks.CharBlock', (), {'label': 'Author', 'max_length': 120, 'required': False}), 8: ('wagtail.blocks.StructBlock', [[('text', 6), ('author', 7)]], {'label': 'Quote'}), 9: ('wagtail.blocks.CharBlock', (), {'label': 'Question', 'max_length': 250}), 10: ('wagtail.blocks.RichTextBlock', (), {'features': ['bold', 'italic', 'link', 'ol', 'ul'], 'label': 'Answer'}), 11: ('wagtail.blocks.StructBlock', [[('question', 9), ('answer', 10)]], {'label': 'Question and answer'})}, verbose_name='biography')),
-                ('languages_spoken', site_core.fields.ChoiceListField(blank=True, default=list, verbose_name='languages spoken')),
+                ('languages_spoken', site_core.base.fields.ChoiceListField(blank=True, default=list, verbose_name='languages spoken')),
                 ('expert', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='pages', to='site_core.expert', verbose_name='expert')),
                 ('photo', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='wagtailimages.image', verbose_name='photo')),
             ],
@@ -99,12 +99,12 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('practice_name', models.CharField(default='Cabinet', max_length=120, verbose_name='practice name')),
                 ('tagline', models.CharField(blank=True, max_length=200, verbose_name='tagline')),
-                ('theme', models.CharField(choices=site_core.themes.theme_choices, default='atelier', max_length=40, verbose_name='theme')),
+                ('theme', models.CharField(choices=site_core.base.themes.theme_choices, default='atelier', max_length=40, verbose_name='theme')),
                 ('currency', models.CharField(choices=[('EUR', 'EUR — euro'), ('CHF', 'CHF — franc suisse'), ('GBP', 'GBP — pound sterling'), ('USD', 'USD — US dollar'), ('CAD', 'CAD — dollar canadien'), ('JPY', 'JPY — yen')], default='EUR', max_length=3, verbose_name='currency')),
-                ('time_zone', models.CharField(choices=site_core.models.time_zone_choices, default='Europe/Paris', max_length=64, verbose_name='time zone')),
+                ('time_zone', models.CharField(choices=site_core.practice.models.time_zone_choices, default='Europe/Paris', max_length=64, verbose_name='time zone')),
                 ('contact_email', models.EmailField(blank=True, max_length=254, verbose_name='contact email')),
                 ('contact_phone', models.CharField(blank=True, max_length=32, verbose_name='contact phone')),
-                ('enabled_modules', site_core.models.ModuleListField(blank=True, default=None, help_text='A module that is off has no pages, sections or menu items on this site.', null=True, verbose_name='modules switched on')),
+                ('enabled_modules', site_core.practice.models.ModuleListField(blank=True, default=None, help_text='A module that is off has no pages, sections or menu items on this site.', null=True, verbose_name='modules switched on')),
                 ('logo', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='wagtailimages.image', verbose_name='logo')),
                 ('site', models.OneToOneField(editable=False, on_delete=django.db.models.deletion.CASCADE, to='wagtailcore.site')),
             ],

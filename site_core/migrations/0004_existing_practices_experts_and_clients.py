@@ -2,7 +2,7 @@
 groups (site_core.PracticeGroup), each expert the practice their pages are in (and their login
 that practice's experts group), and each person who ordered on a practice's site becomes its
 client. The groups' permissions are granted after migrations, once every app's permissions
-exist (site_core.services.setup_all_practices, connected to post_migrate); the existing
+exist (site_core.access.services.setup_all_practices, connected to post_migrate); the existing
 superusers stay install owners."""
 
 from django.db import migrations

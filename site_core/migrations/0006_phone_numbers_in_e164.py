@@ -13,7 +13,7 @@ def _default_country(apps):
 
 
 def forwards(apps, schema_editor):
-    from site_core.phones import convert_stored
+    from site_core.base.phones import convert_stored
 
     default = _default_country(apps)
     failures = convert_stored(apps.get_model("site_core", "PracticeSettings").objects.all(), "contact_phone",

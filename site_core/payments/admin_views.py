@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from site_core.admin import ReadOnlyViewSetMixin, ScopedFiltersMixin, own_rows
-from site_core.money import Money, input_text
+from site_core.access.admin import ReadOnlyViewSetMixin, ScopedFiltersMixin, own_rows
+from site_core.base.money import Money, input_text
 from site_core.payments import services
 from site_core.payments.forms import RefundForm
 from site_core.payments.models import Payment, PaymentLog

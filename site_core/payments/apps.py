@@ -14,6 +14,6 @@ class PaymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from site_core import schedules
+        from site_core.base import schedules
 
         schedules.register("cabinet.payments.retry_refunds", "site_core.payments.tasks.retry_pending_refunds", 10)

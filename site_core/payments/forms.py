@@ -2,8 +2,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
-from site_core.forms import MoneyField
-from site_core.money import practice_currency
+from site_core.base.forms import MoneyField
+from site_core.base.money import practice_currency
 
 
 class PromoCodeForm(forms.Form):

@@ -4,7 +4,7 @@ An Order says what a client pays for (its lines, a purpose, a link to the
 paid object); a Payment is one attempt to pay it through one provider, with
 its own state machine; a Refund gives back part or all of a captured
 payment. Every transition is a row of PaymentLog: nothing here is ever
-deleted. Amounts are integers in the currency's minor unit (site_core.money).
+deleted. Amounts are integers in the currency's minor unit (site_core.base.money).
 """
 
 import secrets
@@ -19,9 +19,9 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.models import Site
 
-from site_core.fields import BigMoneyField
-from site_core.models import Expert
-from site_core.money import Money
+from site_core.base.fields import BigMoneyField
+from site_core.base.money import Money
+from site_core.practice.models import Expert
 
 
 class Order(models.Model):

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from site_core.hooks import (
+from site_core.modules.hooks import (
     REGISTER_PAYMENT_PROVIDERS,
     REGISTER_PAYMENT_PURPOSES,
     all_hooks,

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from site_core import events
-from site_core.money import Money
+from site_core.base.money import Money
 from site_core.payments.models import (
     Order,
     OrderLine,
@@ -142,7 +142,7 @@ def create_order(*, site, client, purpose, currency, lines, expert=None, paid_ob
         PromoRedemption.objects.create(promo_code=promo, order=order, client=client)
     if client is not None:
         # Whoever orders (books) on a practice's site is its client.
-        from site_core.services import add_client_membership
+        from site_core.access.services import add_client_membership
 
         add_client_membership(client, site, source="booking")
     if order.total == 0:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from site_core.money import Money
+from site_core.base.money import Money
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,8 @@ def payment_status(order, *, payments=None, returning_percent: int | None = None
     ``returning_percent``: the paid object's module has decided to give back this share of
     what was captured (and to release what is held) but has not done it yet: the status
     says so ("refund under way") rather than "paid" in the email announcing it."""
-    from site_core.payments.models import Order, Payment, Refund
-
-    S = Payment.State
+    # The states through the rows themselves: the models read their status from here.
+    S = order.payments.model.State
     payments = list(order.payments.all() if payments is None else payments)
     currency = order.currency
 
@@ -77,7 +76,7 @@ def payment_status(order, *, payments=None, returning_percent: int | None = None
     captured = [p for p in payments if p.state == S.CAPTURED]
     paid = sum(p.captured_amount for p in captured)
     refunded = sum(p.refunded_amount for p in captured)
-    in_flight = sum(r.amount for p in captured for r in p.refunds.all() if r.state == Refund.State.CREATED)
+    in_flight = sum(r.amount for p in captured for r in p.refunds.all() if r.state == r.State.CREATED)
     held = sum(p.authorized_amount for p in payments if p.state == S.AUTHORIZED)
     if returning_percent is not None:
         owed = sum(p.captured_amount * returning_percent // 100 for p in captured)
@@ -97,14 +96,12 @@ def payment_status(order, *, payments=None, returning_percent: int | None = None
             code = "paid"
     elif held:
         code = "held"
-    elif order.state == Order.State.CANCELED:
+    elif order.state == order.State.CANCELED:
         code = "canceled"
     elif any(p.authorized_amount and p.state in (S.AUTHORIZED, S.CANCELED) for p in payments):
         # An authorization given back (or about to be) without any capture.
         code = "released"
-    elif order.state == Order.State.CANCELED:
-        code = "canceled"
-    elif order.state == Order.State.PAID:
+    elif order.state == order.State.PAID:
         code = "free"  # nothing to pay: a promo code covered it
     elif payments and max(payments, key=lambda p: (p.created_at, p.pk)).state == S.FAILED:
         code = "declined"

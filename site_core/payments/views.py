@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from site_core import ratelimits
-from site_core.context import current_site
+from site_core.access import ratelimits
+from site_core.base.context import current_site
 from site_core.payments import services
 from site_core.payments.forms import PromoCodeForm
 from site_core.payments.models import Order, Payment

@@ -4,9 +4,9 @@ from wagtail.admin.panels import ObjectList, extract_panel_definitions_from_mode
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from site_core import hooks as cabinet_hooks
-from site_core.admin import ModuleMenuItemMixin
-from site_core.admin_columns import MoneyColumn
+from site_core.access.admin import ModuleMenuItemMixin
+from site_core.base.admin_columns import MoneyColumn
+from site_core.modules import hooks as cabinet_hooks
 from site_core.payments.admin_views import PaymentViewSet
 from site_core.payments.forms import PromoCodeAdminForm
 from site_core.payments.models import PromoCode

@@ -125,9 +125,9 @@ TEMPLATES = [
             # the cached loader keys its cache by theme (site_core/themes.py).
             "loaders": [
                 (
-                    "site_core.themes.CachedThemeLoader",
+                    "site_core.base.themes.CachedThemeLoader",
                     [
-                        "site_core.themes.ThemeLoader",
+                        "site_core.base.themes.ThemeLoader",
                         "django.template.loaders.app_directories.Loader",
                     ],
                 )
@@ -139,7 +139,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "wagtail.contrib.settings.context_processors.settings",
-                "site_core.context_processors.cabinet",
+                "site_core.pages.context_processors.cabinet",
             ],
         },
     },
@@ -244,7 +244,7 @@ if _email.get("EMAIL_FILE_PATH"):
     EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cabinet <no-reply@cabinet.localhost>")
 # Text messages (reminders, alerts to experts): a class with send(to, body).
-SMS_BACKEND = os.environ.get("SMS_BACKEND", "site_core.sms.ConsoleBackend")
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "site_core.base.sms.ConsoleBackend")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Accounts (django-allauth) ---------------------------------------------
@@ -276,8 +276,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_TEMPLATE = "site_core/lockout.html"
-AXES_CLIENT_IP_CALLABLE = "site_core.net.client_ip"
-AXES_USERNAME_CALLABLE = "site_core.net.login_identifier"
+AXES_CLIENT_IP_CALLABLE = "site_core.base.net.client_ip"
+AXES_USERNAME_CALLABLE = "site_core.base.net.login_identifier"
 # Lockouts per login are django-axes' job (429 and its page). allauth's own
 # per-login limit would answer first with a form error once axes has locked the
 # login out, so only its per-address limit on failed logins is kept.

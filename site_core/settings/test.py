@@ -24,7 +24,7 @@ MEDIA_ROOT = os.environ.get("CABINET_TEST_MEDIA_ROOT", "/tmp/cabinet-test-media"
 Q_CLUSTER = {"name": "cabinet-test", "orm": "default", "sync": True, "timeout": 30, "retry": 60}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CABINET_TEST_SQLITE", "")}
-SMS_BACKEND = "site_core.sms.LocmemBackend"
+SMS_BACKEND = "site_core.base.sms.LocmemBackend"
 
 # With REDIS_URL (CI), each pytest-xdist worker gets its own Redis database:
 # the workers have their own test databases (site ids differ) and the suite

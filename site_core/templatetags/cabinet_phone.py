@@ -2,7 +2,7 @@
 
 from django import template
 
-from site_core.phones import shown
+from site_core.base.phones import shown
 
 register = template.Library()
 

@@ -1,9 +1,9 @@
 """``{% local_time value zone %}`` and ``{% zone_name zone %}``: times in the viewer's zone, the
-zone named in the page's language (site_core.local_time, which emails use directly)."""
+zone named in the page's language (site_core.base.local_time, which emails use directly)."""
 
 from django import template
 
-from site_core import local_time as clock
+from site_core.base import local_time as clock
 
 register = template.Library()
 

@@ -34,7 +34,7 @@ def themed_site(live_server, make_expert):
     from wagtail.models import Site
 
     from site_core.demo import get_or_create_image
-    from site_core.models import ContentPage
+    from site_core.pages.models import ContentPage
 
     def make(theme):
         Site.objects.all().delete()

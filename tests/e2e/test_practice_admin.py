@@ -19,7 +19,7 @@ def two_practices(live_server, make_expert, make_user, django_capture_on_commit_
     from wagtail.models import Site
 
     from modules.booking.models import BookingSettings
-    from site_core.services import add_practice_admin
+    from site_core.access.services import add_practice_admin
     from tests.site_core.test_access_sweep import _practice_data
 
     Site.objects.all().delete()

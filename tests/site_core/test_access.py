@@ -19,7 +19,7 @@ def two(db):
 
 def test_a_practice_administrator_is_a_member_of_its_group_only(two, make_user):
     from site_core import access
-    from site_core.services import add_practice_admin, remove_practice_admin
+    from site_core.access.services import add_practice_admin, remove_practice_admin
 
     one, second = two
     user = make_user()
@@ -66,8 +66,8 @@ def test_setting_up_a_practice_twice_changes_nothing(two):
     from django.contrib.auth.models import Group
     from wagtail.models import GroupPagePermission, GroupSitePermission
 
-    from site_core.models import PracticeGroup
-    from site_core.services import setup_practice_groups
+    from site_core.access.services import setup_practice_groups
+    from site_core.practice.models import PracticeGroup
 
     site = two[1].site
     before = (Group.objects.count(), PracticeGroup.objects.count(), GroupPagePermission.objects.count(),
@@ -82,7 +82,7 @@ def test_setting_up_a_practice_twice_changes_nothing(two):
 
 
 def test_signing_up_on_a_practice_site_makes_a_member_of_that_practice(two):
-    from site_core.models import ClientMembership, User
+    from site_core.practice.models import ClientMembership, User
 
     http = Client(HTTP_HOST="two.test", enforce_csrf_checks=True)
     http.get("/accounts/signup/")
@@ -97,8 +97,8 @@ def test_signing_up_on_a_practice_site_makes_a_member_of_that_practice(two):
 
 
 def test_membership_is_made_once(two, make_user):
-    from site_core.models import ClientMembership
-    from site_core.services import add_client_membership
+    from site_core.access.services import add_client_membership
+    from site_core.practice.models import ClientMembership
 
     user = make_user()
     add_client_membership(user, two[0].site, source="invitation")
@@ -116,8 +116,8 @@ def test_the_data_migration_sets_up_practices_that_existed_before(two, make_expe
     from django.apps import apps
 
     from site_core import access
-    from site_core.models import ClientMembership, Expert, PracticeGroup
     from site_core.payments.models import Order
+    from site_core.practice.models import ClientMembership, Expert, PracticeGroup
 
     one, second = two
     expert, _page, _en = make_expert(second, "Inès Garcia")
@@ -150,7 +150,7 @@ def test_booking_on_a_practice_site_makes_a_member_of_that_practice(two, make_ex
 
     from modules.booking import services
     from modules.booking.models import AvailabilityRule, Offering
-    from site_core.models import ClientMembership
+    from site_core.practice.models import ClientMembership
 
     one, second = two
     expert, _page, _en = make_expert(second, "Inès Garcia")

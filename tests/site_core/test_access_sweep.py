@@ -130,7 +130,7 @@ def _practice_data(practice, tag, make_expert, make_user, capture):
                            message="Bonjour")
     promo = PromoCode.objects.create(site=practice.site, code=f"PROMO{tag.upper()}", kind="percent", percent=10,
                                      client=client_user)
-    from site_core.models import ClientMembership
+    from site_core.practice.models import ClientMembership
 
     return {
         "practice": practice, "host": host, "expert": expert, "page": page, "page_en": page_en,
@@ -148,7 +148,7 @@ def _practice_data(practice, tag, make_expert, make_user, capture):
 def world(db, make_expert, make_user, django_capture_on_commit_callbacks):
     from wagtail.models import Site
 
-    from site_core.services import add_practice_admin
+    from site_core.access.services import add_practice_admin
 
     Site.objects.all().delete()
     one = build_practice(ONE, name="Cabinet Un", slug="un")
@@ -203,8 +203,8 @@ def _object_samples(data):
         Offering,
     )
     from modules.contact.models import ContactMessage
-    from site_core.models import ClientMembership, User
     from site_core.payments.models import Order, Payment, PromoCode, Refund
+    from site_core.practice.models import ClientMembership, User
 
     return {Appointment: data["appointment"], Offering: data["offering"], AvailabilityRule: data["rule"],
             AvailabilityException: data["exception"], BookingProfile: data["profile"],
@@ -216,7 +216,7 @@ def _object_samples(data):
 def admin_object_urls(data):
     """(name, URL) of every admin URL that names a practice-1 object. Fails on an admin URL
     pattern with a parameter that is not classified."""
-    from site_core.models import ExpertPage
+    from site_core.pages.models import ExpertPage
 
     viewsets = project_viewsets()
     samples = _object_samples(data)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from site_core.models import ExpertPage
+from site_core.pages.models import ExpertPage
 
 
 def html_lang(body):

@@ -6,7 +6,7 @@ from django.test import Client
 from wagtail.models import Locale, Page
 from wagtail.test.utils.form_data import querydict_from_html
 
-from site_core.models import ContentPage, ExpertIndexPage, ExpertPage
+from site_core.pages.models import ContentPage, ExpertIndexPage, ExpertPage
 
 
 def publish(page):
@@ -289,7 +289,7 @@ class TestWhoEditsWhat:
         assert "Nouveau titre" in Client().get("/").content.decode()
 
     def test_relinking_an_expert_moves_the_edit_rights(self, team, make_user):
-        from site_core.services import link_expert_user
+        from site_core.access.services import link_expert_user
 
         (alice, page, _), _ = team
         old_user = alice.user

@@ -79,8 +79,8 @@ def world(practice, make_expert, make_user, django_capture_on_commit_callbacks):
     from modules.booking import notifications, services
     from modules.booking.models import AvailabilityException, AvailabilityRule, Offering
     from modules.contact.services import send_message
+    from site_core.access.services import add_practice_admin
     from site_core.payments.models import PromoCode
-    from site_core.services import add_practice_admin
     from tests.site_core.payments.drivers.test_card import TestCardDriver
 
     expert, page, _en = make_expert(practice, "Sophie Laurent")
@@ -135,7 +135,7 @@ def sample_values(world, name):
 
 
 def _first_pk(viewset, user):
-    from site_core.admin import own_rows
+    from site_core.access.admin import own_rows
 
     model = viewset.model
     rows = model._default_manager.order_by("pk")

@@ -94,6 +94,154 @@ def test_module_imports_only_what_it_depends_on(module):
     )
 
 
+# --- The kernel reads bottom-up (README, "Architecture") ------------------------------
+
+#: site_core's layers, bottom-up. A file imports from its own layer or one below, never from one
+#: above, and no file imports the composition root: everything else in site_core/ (apps, urls,
+#: asgi, api, views, middleware, checks, demo, receivers, wagtail_hooks, models, templatetags,
+#: management), which wires the layers together.
+KERNEL_LAYERS = ("base", "modules", "events", "practice", "access", "pages", "payments")
+TOP = len(KERNEL_LAYERS)
+
+
+def kernel_files(root):
+    """{dotted module name: path} of site_core's code (settings and migrations left out)."""
+    files = {}
+    for path in sorted((Path(root) / "site_core").rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        if parts[1] == "settings" or "migrations" in parts:
+            continue
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return files
+
+
+def kernel_graph(root):
+    """{module: {(kernel module it imports, line)}}, lazy imports included."""
+    files = kernel_files(root)
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges = set()
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    parts = package.split(".")
+                    base = parts[: len(parts) - node.level + 1]
+                    module = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    module = node.module or ""
+                # `from site_core.access import services` imports site_core.access.services.
+                found = [f"{module}.{alias.name}" for alias in node.names if f"{module}.{alias.name}" in files]
+                candidates = found or [module]
+            elif isinstance(node, ast.Import):
+                candidates = [alias.name for alias in node.names]
+            else:
+                continue
+            edges.update((c, node.lineno) for c in candidates if c in files and c != name)
+        graph[name] = edges
+    return graph
+
+
+def layer_rank(name):
+    parts = name.split(".")
+    return KERNEL_LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in KERNEL_LAYERS else TOP
+
+
+def upward_imports(root):
+    """[(module, line, imported)] where a layer imports a layer above it or the root."""
+    errors = []
+    for name, edges in kernel_graph(root).items():
+        for imported, line in sorted(edges):
+            if layer_rank(imported) > layer_rank(name) or (layer_rank(imported) == TOP and layer_rank(name) < TOP):
+                errors.append((name, line, imported))
+    return sorted(errors)
+
+
+def import_cycles(root):
+    """Groups of kernel modules that import each other, directly or not (Tarjan)."""
+    graph = {name: {imported for imported, _ in edges} for name, edges in kernel_graph(root).items()}
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(cycles)
+
+
+def test_kernel_layers_import_only_downwards():
+    assert upward_imports(BASE_DIR) == [], (
+        f"a layer imports one above it (bottom-up: {KERNEL_LAYERS}, then the root)"
+    )
+
+
+def test_kernel_has_no_import_cycle():
+    assert import_cycles(BASE_DIR) == []
+
+
+def test_every_kernel_folder_is_a_layer():
+    folders = {path.parent.name for path in (BASE_DIR / "site_core").glob("*/__init__.py")}
+    assert folders - {"settings", "migrations", "templatetags", "management"} == set(KERNEL_LAYERS)
+
+
+class TestTheLayerChecker:
+    @pytest.fixture
+    def kernel(self, tmp_path):
+        for folder in ("site_core", "site_core/base", "site_core/pages"):
+            (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+            (tmp_path / folder / "__init__.py").write_text("")
+        (tmp_path / "site_core" / "base" / "money.py").write_text("import decimal\n")
+        (tmp_path / "site_core" / "pages" / "models.py").write_text("from site_core.base.money import Money\n")
+        (tmp_path / "site_core" / "urls.py").write_text("from site_core.pages import models\n")
+        return tmp_path
+
+    def test_downward_imports_pass(self, kernel):
+        assert upward_imports(kernel) == []
+        assert import_cycles(kernel) == []
+
+    @pytest.mark.parametrize("source", [
+        "from site_core.pages.models import Page\n",
+        "def f():\n    from site_core.pages import models\n",
+        "from ..pages import models\n",
+    ])
+    def test_an_upward_import_is_reported(self, kernel, source):
+        (kernel / "site_core" / "base" / "money.py").write_text(source)
+        assert [(name, found) for name, _line, found in upward_imports(kernel)] == [
+            ("site_core.base.money", "site_core.pages.models")]
+        assert import_cycles(kernel) == [["site_core.base.money", "site_core.pages.models"]]
+
+    def test_importing_the_root_is_reported(self, kernel):
+        (kernel / "site_core" / "base" / "money.py").write_text("def f():\n    import site_core.urls\n")
+        assert upward_imports(kernel) == [("site_core.base.money", 2, "site_core.urls")]
+
+    def test_a_cycle_inside_a_layer_is_reported(self, kernel):
+        (kernel / "site_core" / "base" / "fields.py").write_text("from site_core.base import money\n")
+        (kernel / "site_core" / "base" / "money.py").write_text("def f():\n    from site_core.base.fields import X\n")
+        assert upward_imports(kernel) == []
+        assert import_cycles(kernel) == [["site_core.base.fields", "site_core.base.money"]]
+
+
 def test_kernel_imports_no_module():
     assert kernel_imports_of_modules(BASE_DIR) == []
 
@@ -124,7 +272,7 @@ class TestTheChecker:
     def test_allowed_imports_pass(self, project):
         self.write(project, "modules/alpha/views.py", (
             "import django\nfrom django.db import models\nfrom wagtail import hooks\n"
-            "import stripe\nfrom site_core.models import Expert\nimport site_core.hooks\n"
+            "import stripe\nfrom site_core.models import Expert\nimport site_core.modules.hooks\n"
             "from modules.alpha import services\nfrom . import services\nfrom .sub import x\n"
             "from modules.beta.models import Thing\n"
         ))
@@ -158,17 +306,17 @@ class TestTheChecker:
         assert kernel_imports_of_modules(project) == [("site_core/views.py", 1, "modules.alpha.models")]
 
 
-# --- One way to call hooks (site_core/hooks.py) --------------------------------
+# --- One way to call hooks (site_core/modules/hooks.py) --------------------------------
 
 def direct_wagtail_get_hooks(root, folders=("site_core", "modules", "tests", "bench")):
     """[(file, line)] where code calls Wagtail's ``get_hooks`` itself instead of
-    ``site_core.hooks.get_hooks(name, site)`` / ``all_hooks(name)``.
+    ``site_core.modules.hooks.get_hooks(name, site)`` / ``all_hooks(name)``.
 
     Caught: ``from wagtail.hooks import get_hooks``, ``wagtail.hooks.get_hooks``, and
     ``X.get_hooks`` where ``X`` names the ``wagtail.hooks`` module (``from wagtail import hooks as X``).
     """
     errors = []
-    allowed = Path(root) / "site_core" / "hooks.py"
+    allowed = Path(root) / "site_core" / "modules" / "hooks.py"
     for folder in folders:
         for path in sorted((Path(root) / folder).rglob("*.py")):
             if path == allowed:
@@ -197,7 +345,7 @@ def direct_wagtail_get_hooks(root, folders=("site_core", "modules", "tests", "be
 
 def test_nothing_calls_wagtails_get_hooks_directly():
     assert direct_wagtail_get_hooks(BASE_DIR) == [], (
-        "call site_core.hooks.get_hooks(name, site) (run time) or all_hooks(name) (build time)"
+        "call site_core.modules.hooks.get_hooks(name, site) (run time) or all_hooks(name) (build time)"
     )
 
 

@@ -11,10 +11,9 @@ from django.core.exceptions import ValidationError
 from django.test import Client, TestCase
 from wagtail import hooks as wagtail_hooks
 
-from site_core import hooks
-from site_core.models import PracticeSettings
-from site_core.modules import dependency_closure, enabled_labels, get_module, is_enabled
-from site_core.sections import PageSection
+from site_core.modules import dependency_closure, enabled_labels, get_module, hooks, is_enabled
+from site_core.pages.sections import PageSection
+from site_core.practice.models import PracticeSettings
 from tests.conftest import build_practice
 
 OTHER_HOST = "autre-cabinet.test"
@@ -163,7 +162,7 @@ class TestModuleOff:
             assert probe in hooks.all_hooks("cabinet_test_probe")
 
     def test_in_a_request_the_requests_site_is_used(self, two_practices, rf):
-        from site_core.context import reset_current_request, set_current_request
+        from site_core.base.context import reset_current_request, set_current_request
 
         practice, page, other, other_page = two_practices
 
@@ -261,7 +260,7 @@ def _settings_form_index(response):
 @pytest.mark.django_db
 class TestRequiredModule:
     def test_accounts_cannot_be_offered_as_a_choice(self):
-        from site_core.models import module_choices
+        from site_core.practice.models import module_choices
 
         labels = [label for label, _ in module_choices()]
         assert "accounts" not in labels

@@ -3,8 +3,8 @@
 import pytest
 from django.utils import translation
 
-from site_core.forms import MoneyField, MoneyInput
-from site_core.money import Money
+from site_core.base.forms import MoneyField, MoneyInput
+from site_core.base.money import Money
 
 
 def clean(text, currency="EUR", **kwargs):

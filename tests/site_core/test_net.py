@@ -1,8 +1,8 @@
-"""site_core.net: who is asking (client address behind known proxies) and which login is tried."""
+"""site_core.base.net: who is asking (client address behind known proxies) and which login is tried."""
 
 import pytest
 
-from site_core.net import client_ip, login_identifier
+from site_core.base.net import client_ip, login_identifier
 
 
 @pytest.mark.parametrize("count, forwarded, expected", [

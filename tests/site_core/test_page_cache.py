@@ -7,8 +7,8 @@ from django.template import engines
 from django.test import Client
 from wagtail import hooks as wagtail_hooks
 
-from site_core import hooks
-from site_core.sections import PageSection
+from site_core.modules import hooks
+from site_core.pages.sections import PageSection
 
 
 def cache_state(response):

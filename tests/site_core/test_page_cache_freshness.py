@@ -1,5 +1,5 @@
 """The anonymous page cache never shows a change late: what each model's rows invalidate is
-declared (site_core.cache.ShownOnPages), bumped after commit, and a page that changes by itself
+declared (site_core.pages.cache.ShownOnPages), bumped after commit, and a page that changes by itself
 ("available now" running out) is cached no longer than that."""
 
 import re
@@ -12,8 +12,8 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from site_core import cache as page_cache
-from site_core.cache import ALL, INDEX, ShownOnPages, expert_tag, site_tag
+from site_core.pages import cache as page_cache
+from site_core.pages.cache import ALL, INDEX, ShownOnPages, expert_tag, site_tag
 
 
 def state(response):
@@ -72,13 +72,8 @@ class TestDeclaration:
             BookingProfile,
             Offering,
         )
-        from site_core.models import (
-            ContentPage,
-            ExpertIndexPage,
-            ExpertPage,
-            HomePage,
-            PracticeSettings,
-        )
+        from site_core.pages.models import ContentPage, ExpertIndexPage, ExpertPage, HomePage
+        from site_core.practice.models import PracticeSettings
 
         for model in (Offering, BookingProfile, AvailabilityRule, AvailabilityException, PracticeSettings,
                       ExpertPage, ExpertIndexPage, HomePage, ContentPage, get_image_model(),
@@ -452,7 +447,7 @@ def csrf_token(html):
 
 def offering_form(offering, **changes):
     """The edit form as the admin sends it: amounts typed in euros (``changes`` too: "3,20")."""
-    from site_core.money import input_text
+    from site_core.base.money import input_text
 
     def euros(amount):
         return input_text(amount, "EUR")

@@ -23,8 +23,9 @@ def staff(practice):
     """add(n): brings the practice to n experts, each with a login, a photo and an English page."""
     from wagtail.models import Locale
 
-    from site_core.models import ExpertPage, User
-    from site_core.services import create_expert
+    from site_core.access.services import create_expert
+    from site_core.pages.models import ExpertPage
+    from site_core.practice.models import User
 
     english = Locale.objects.get(language_code="en")
     people = []

@@ -13,8 +13,8 @@ from django.test import Client
 from django.utils import translation
 from wagtail.users.models import UserProfile
 
-from site_core.phones import PhoneFormField, shown
-from site_core.validators import normalize_phone
+from site_core.base.phones import PhoneFormField, shown
+from site_core.base.validators import normalize_phone
 
 
 @pytest.mark.parametrize(("typed", "region", "stored"), [
@@ -49,7 +49,7 @@ def test_numbers_are_shown_nationally_at_home_and_internationally_abroad():
 
 
 def test_the_footer_shows_the_practice_phone_nationally(client, practice):
-    from site_core.models import PracticeSettings
+    from site_core.practice.models import PracticeSettings
 
     settings_row = PracticeSettings.for_site(practice.site)
     settings_row.contact_phone = "+33142000000"
@@ -60,7 +60,7 @@ def test_the_footer_shows_the_practice_phone_nationally(client, practice):
 
 @pytest.fixture
 def swiss_expert(practice, make_expert):
-    from site_core.models import PracticeSettings
+    from site_core.practice.models import PracticeSettings
 
     settings_row = PracticeSettings.for_site(practice.site)
     settings_row.country = "CH"
@@ -118,7 +118,7 @@ def test_the_data_migration_converts_old_values_and_reports_the_rest(practice, m
     other.refresh_from_db()
     assert str(user.phone) == "+33612345678"
     assert str(other.phone) == "call me maybe"  # kept as typed, and reported
-    from site_core.models import PracticeSettings
+    from site_core.practice.models import PracticeSettings
 
     assert str(PracticeSettings.objects.get(site=practice.site).contact_phone) == "+33142000000"
     report = capsys.readouterr().out
@@ -131,7 +131,7 @@ def test_the_booking_data_migration_reads_appointments_in_their_practice_country
 
     migration = importlib.import_module("modules.booking.migrations.0012_phone_numbers_in_e164")
     expert_user = make_user(email="expert@example.test")
-    from site_core.models import Expert
+    from site_core.practice.models import Expert
 
     expert = Expert.objects.create(user=expert_user, name="Test Expert") if hasattr(Expert, "name") else None
     if expert is None:

@@ -9,7 +9,8 @@ from wagtail.images.models import Image
 from wagtail.models import Locale, Page, Site
 
 from site_core.demo import DEMO_PASSWORD
-from site_core.models import Expert, ExpertPage, PracticeSettings, User
+from site_core.pages.models import ExpertPage
+from site_core.practice.models import Expert, PracticeSettings, User
 
 
 def counts():

@@ -4,7 +4,7 @@ import django.core.validators
 import django.db.models.deletion
 import modules.booking.models
 import recurrence.fields
-import site_core.fields
+import site_core.base.fields
 from django.conf import settings
 from django.db import migrations, models
 
@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
                 ('recurrence', recurrence.fields.RecurrenceField(verbose_name='days')),
                 ('start_time', models.TimeField(verbose_name='from')),
                 ('end_time', models.TimeField(help_text='Earlier than the start: the opening runs past midnight.', verbose_name='until')),
-                ('modes', site_core.fields.ChoiceListField(blank=True, default=list, help_text='None ticked: every mode.', verbose_name='modes')),
+                ('modes', site_core.base.fields.ChoiceListField(blank=True, default=list, help_text='None ticked: every mode.', verbose_name='modes')),
                 ('valid_from', models.DateField(blank=True, null=True, verbose_name='valid from')),
                 ('expert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='availability_rules', to='site_core.expert', verbose_name='expert')),
             ],
@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
                 ('horizon_days', models.PositiveSmallIntegerField(default=15, help_text='How far ahead clients can book.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(365)], verbose_name='booking horizon (days)')),
                 ('available_now_until', models.DateTimeField(blank=True, null=True, verbose_name='available now until')),
                 ('paused_until', models.DateTimeField(blank=True, null=True, verbose_name='paused until')),
-                ('modes_off', site_core.fields.ChoiceListField(blank=True, default=list, verbose_name='modes turned off for now')),
+                ('modes_off', site_core.base.fields.ChoiceListField(blank=True, default=list, verbose_name='modes turned off for now')),
                 ('alert_phone', models.CharField(blank=True, help_text='Where the expert is told about an incoming request (SMS).', max_length=32, verbose_name='phone for alerts')),
                 ('expert', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='booking_profile', to='site_core.expert', verbose_name='expert')),
             ],
@@ -118,7 +118,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('open', 'Extra opening'), ('closed', 'Closed')], default='closed', max_length=10, verbose_name='kind')),
                 ('starts_at', models.DateTimeField(verbose_name='from')),
                 ('ends_at', models.DateTimeField(verbose_name='until')),
-                ('modes', site_core.fields.ChoiceListField(blank=True, default=list, help_text='None ticked: every mode.', verbose_name='modes')),
+                ('modes', site_core.base.fields.ChoiceListField(blank=True, default=list, help_text='None ticked: every mode.', verbose_name='modes')),
                 ('note', models.CharField(blank=True, max_length=120, verbose_name='note')),
                 ('expert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='availability_exceptions', to='site_core.expert', verbose_name='expert')),
             ],

@@ -5,7 +5,7 @@ from django.db import migrations
 
 
 def forwards(apps, schema_editor):
-    from site_core.phones import convert_stored
+    from site_core.base.phones import convert_stored
 
     Site = apps.get_model("wagtailcore", "Site")
     countries = {row.site_id: row.country for row in apps.get_model("site_core", "PracticeSettings").objects.all()}

@@ -1,6 +1,6 @@
 """Brute force: django-axes locks a login + client address out after AXES_FAILURE_LIMIT failures.
 
-The client address comes from site_core.net.client_ip: the socket's address, or
+The client address comes from site_core.base.net.client_ip: the socket's address, or
 with CABINET_PROXY_COUNT=N the Nth address from the right of X-Forwarded-For
 (what the proxies appended), never one the client wrote itself.
 """
@@ -47,7 +47,7 @@ def test_settings_are_present():
     assert settings.AXES_FAILURE_LIMIT >= 3
     assert settings.AXES_COOLOFF_TIME >= timedelta(minutes=1)
     assert settings.AXES_HTTP_RESPONSE_CODE == 429
-    assert settings.AXES_CLIENT_IP_CALLABLE == "site_core.net.client_ip"
+    assert settings.AXES_CLIENT_IP_CALLABLE == "site_core.base.net.client_ip"
 
 
 @pytest.mark.django_db

@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 from wagtail import hooks as wagtail_hooks
 
-from site_core import hooks
-from site_core.sections import PageSection
+from site_core.modules import hooks
+from site_core.pages.sections import PageSection
 
 
 @pytest.fixture

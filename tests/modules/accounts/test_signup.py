@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from site_core.models import User
+from site_core.practice.models import User
 
 PASSWORD = "un-mot-de-passe-solide-2026"
 

@@ -322,7 +322,7 @@ def test_only_the_expert_and_the_practice_administrators_get_in(practice, expert
     assert client.get("/admin/booking_hours/").status_code in (302, 403)
     assert rows(expert) == before
     # The practice administrator chooses any expert and edits their hours.
-    from site_core.services import add_practice_admin
+    from site_core.access.services import add_practice_admin
 
     admin = make_user()
     add_practice_admin(practice.site, admin)

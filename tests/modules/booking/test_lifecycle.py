@@ -9,9 +9,9 @@ from wagtail import hooks as wagtail_hooks
 
 from modules.booking import notifications, services, tasks
 from modules.booking.models import Appointment, BookingSettings, Notice
-from site_core import hooks
+from site_core.base.sms import LocmemBackend
+from site_core.modules import hooks
 from site_core.payments.models import Payment
-from site_core.sms import LocmemBackend
 from tests.site_core.payments.drivers.test_card import TestCardDriver
 
 MONDAY_10 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # Monday 10:00 in Paris

@@ -12,7 +12,7 @@ from django.test import Client
 from modules.booking import services
 from modules.booking.models import Appointment, BookingSettings
 from modules.booking.views import SESSION_PREFIX
-from site_core import ratelimits
+from site_core.access import ratelimits
 from site_core.payments.models import Order, PromoCode
 
 NOW = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)  # Monday 08:00 in Paris

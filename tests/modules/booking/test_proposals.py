@@ -308,8 +308,8 @@ def test_accept_racing_the_sweeper_gives_one_outcome_on_postgresql(require_postg
     """Two connections: the client accepts (a moment before the old start) while the sweeper
     runs (at the old start). Either the appointment moved and nothing was refunded, or it
     ended, refunded, and the accept was refused; never both."""
-    from site_core.models import Expert, User
-    from site_core.services import create_expert
+    from site_core.access.services import create_expert
+    from site_core.practice.models import Expert, User
     from tests.conftest import build_practice, ensure_wagtail_roots
 
     try:

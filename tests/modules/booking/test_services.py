@@ -184,8 +184,8 @@ def _parallel_bookings(build_practice):
     import recurrence
 
     from modules.booking.models import AvailabilityRule, BookingProfile, Offering
-    from site_core.models import User
-    from site_core.services import create_expert
+    from site_core.access.services import create_expert
+    from site_core.practice.models import User
 
     practice = build_practice()
     expert = create_expert(name="Marc Dubois")
@@ -240,8 +240,8 @@ def _parallel_same_key(build_practice):
     import recurrence
 
     from modules.booking.models import AvailabilityRule, Offering
-    from site_core.models import User
-    from site_core.services import create_expert
+    from site_core.access.services import create_expert
+    from site_core.practice.models import User
 
     practice = build_practice()
     expert = create_expert(name="Marc Dubois")
@@ -280,8 +280,8 @@ def test_parallel_bookings_keep_the_break_between_appointments(require_postgres)
     import recurrence
 
     from modules.booking.models import AvailabilityRule, BookingProfile, Offering
-    from site_core.models import User
-    from site_core.services import create_expert
+    from site_core.access.services import create_expert
+    from site_core.practice.models import User
     from tests.conftest import build_practice
 
     practice = build_practice()

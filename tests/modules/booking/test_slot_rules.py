@@ -24,7 +24,7 @@ from modules.booking.models import (
     Offering,
 )
 from modules.booking.slots import WeeklyRule, Window, expand_rules, free_slots
-from site_core.models import Expert
+from site_core.practice.models import Expert
 
 PARIS = ZoneInfo("Europe/Paris")
 MONTREAL = ZoneInfo("America/Montreal")
@@ -411,8 +411,8 @@ def test_a_pause_committed_while_the_booking_waits_for_the_lock_is_seen_on_postg
     """Real transactions: the booking checks the slot, then waits for the expert's lock (held
     by another transaction); meanwhile the expert pauses and commits; the lock is released.
     The booking must be refused, not made from what it read before it waited."""
-    from site_core.models import User
-    from site_core.services import create_expert
+    from site_core.access.services import create_expert
+    from site_core.practice.models import User
     from tests.conftest import build_practice, ensure_wagtail_roots
 
     try:

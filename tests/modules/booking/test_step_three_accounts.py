@@ -19,7 +19,7 @@ from django.test import Client
 
 from modules.booking import availability, services
 from modules.booking.models import Appointment
-from site_core.models import User
+from site_core.practice.models import User
 
 PASSWORD = "a-long-enough-passphrase-2026"
 NOW = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)  # Monday 2 November 2026, 08:00 in Paris

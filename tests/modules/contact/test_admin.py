@@ -5,7 +5,7 @@ from django.test import Client
 
 from modules.contact import services
 from modules.contact.models import ContactMessage
-from site_core.models import PracticeSettings
+from site_core.practice.models import PracticeSettings
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import Client
 
 from modules.contact.models import ContactMessage
-from site_core.ratelimits import limits
+from site_core.access.ratelimits import limits
 
 
 def form_data(**changes):
@@ -137,7 +137,7 @@ class TestBadInput:
     @pytest.mark.parametrize("case", ["unknown", "unpublished", "no expert", "other site"])
     def test_only_live_experts_of_this_site_can_be_written_to(self, client, practice, make_expert,
                                                               case):
-        from site_core.models import ExpertPage
+        from site_core.pages.models import ExpertPage
         from tests.conftest import build_practice
 
         if case == "unknown":
@@ -160,7 +160,7 @@ class TestBadInput:
         assert ContactMessage.objects.count() == 0
 
 
-#: Messages one address may send per hour (site_core.ratelimits): enough for a person, not for a bot.
+#: Messages one address may send per hour (site_core.access.ratelimits): enough for a person, not for a bot.
 HOURLY_LIMIT = int(limits("contact")["address"].split("/")[0])
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from site_core import hooks as cabinet_hooks
+from site_core.modules import hooks as cabinet_hooks
 from site_core.payments import services
 from site_core.payments.models import Payment, Refund
 from site_core.payments.providers import ProviderError

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from site_core import hooks as cabinet_hooks
+from site_core.modules import hooks as cabinet_hooks
 from site_core.payments import services
 from site_core.payments.models import Payment, PaymentLog, Refund
 from site_core.payments.providers import ProviderError

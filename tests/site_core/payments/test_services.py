@@ -6,7 +6,7 @@ from django.db import close_old_connections
 from django.utils import timezone, translation
 
 from site_core import events
-from site_core.money import Money
+from site_core.base.money import Money
 from site_core.payments import services
 from site_core.payments.models import (
     Order,

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from site_core.money import Money
+from site_core.base.money import Money
 from site_core.payments.models import Payment
 from tests.modules.payments_paypal.fake_paypal import FakePayPal
 

@@ -4,7 +4,7 @@
 theme overrides only what it wants and falls back to the default for the
 rest. ``themes/<name>/static/<name>/`` holds its CSS. The site's theme is
 chosen in Practice settings; the loader reads it from the request being
-served (site_core.context), and the cache keys templates by theme.
+served (site_core.base.context), and the cache keys templates by theme.
 """
 
 import json
@@ -37,7 +37,7 @@ def theme_choices():
 
 def active_theme() -> str:
     """The theme of the site being served (the default outside a request)."""
-    from site_core.context import current_site, get_current_request
+    from site_core.base.context import get_current_request, practice_settings
 
     request = get_current_request()
     if request is None:
@@ -46,13 +46,9 @@ def active_theme() -> str:
     if cached:
         return cached
     theme = DEFAULT_THEME
-    site = current_site()
-    if site is not None:
-        from site_core.models import PracticeSettings
-
-        chosen = PracticeSettings.for_request(request).theme
-        if chosen in available_themes():
-            theme = chosen
+    practice = practice_settings()
+    if practice is not None and practice.theme in available_themes():
+        theme = practice.theme
     request._cabinet_theme = theme
     return theme
 

@@ -3,7 +3,7 @@
 from django.utils.text import capfirst
 from wagtail.admin.ui.tables import Column
 
-from site_core.money import Money, practice_currency
+from site_core.base.money import Money, practice_currency
 
 
 class MoneyColumn(Column):

@@ -14,7 +14,7 @@ def normalize_phone(value, region=None):
     National numbers are read in ``region`` (by default the practice's country); international
     ones (+...) as is. Letters and more than 32 characters are refused.
     """
-    from site_core.phones import MAX_TYPED, practice_region
+    from site_core.base.phones import MAX_TYPED, practice_region
 
     value = str(value or "").strip()
     if not value:

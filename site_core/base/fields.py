@@ -34,10 +34,10 @@ class ChoiceListField(models.JSONField):
 
 
 class MoneyFieldMixin:
-    """An amount in integer minor units of the practice's currency (site_core.money), typed and
-    shown in the currency by every generated form (site_core.forms.MoneyField): never in cents.
+    """An amount in integer minor units of the practice's currency (site_core.base.money), typed and
+    shown in the currency by every generated form (site_core.base.forms.MoneyField): never in cents.
 
-    ``max_major``: the highest amount a form takes, in major units (see site_core.forms.max_minor)."""
+    ``max_major``: the highest amount a form takes, in major units (see site_core.base.forms.max_minor)."""
 
     def __init__(self, *args, max_major=None, **kwargs):
         self.max_major = max_major
@@ -50,7 +50,7 @@ class MoneyFieldMixin:
         return name, path, args, kwargs
 
     def formfield(self, **kwargs):
-        from site_core.forms import DEFAULT_MAX_MAJOR, MoneyField, MoneyInput
+        from site_core.base.forms import DEFAULT_MAX_MAJOR, MoneyField, MoneyInput
 
         defaults = {
             "required": not self.blank,

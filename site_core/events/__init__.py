@@ -8,7 +8,7 @@ from django.dispatch import Signal
 
 expert_linked = Signal()
 """An expert's login was set or changed. kwargs: ``expert``, ``user``.
-Sent by site_core.services.link_expert_user."""
+Sent by site_core.access.services.link_expert_user."""
 
 order_paid = Signal()
 """An order is secured: captured in full, or (capture_mode "manual") authorized

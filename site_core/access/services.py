@@ -16,7 +16,7 @@ EXPERT_PAGE_PERMISSIONS = ("change_page", "publish_page")
 
 def experts_group():
     """The group every expert belongs to: admin access and image uploads."""
-    from site_core.hooks import REGISTER_EXPERT_PERMISSIONS, all_hooks
+    from site_core.modules.hooks import REGISTER_EXPERT_PERMISSIONS, all_hooks
 
     group, created = Group.objects.get_or_create(name=EXPERTS_GROUP)
     wanted = ["wagtailadmin.access_admin"]
@@ -46,7 +46,7 @@ def experts_group():
 
 @transaction.atomic
 def create_expert(*, name, user=None, time_zone="Europe/Paris", site=None):
-    from site_core.models import Expert
+    from site_core.practice.models import Expert
 
     expert = Expert.objects.create(name=name, user=user, time_zone=time_zone, site=site)
     sync_expert_access(expert)
@@ -83,14 +83,12 @@ def sync_expert_access(expert):
     a practice takes the one their pages belong to; their login joins that practice's
     experts group.
     """
-    from site_core.models import ExpertPage
-
     if expert.editors_id is None:
         group, _ = Group.objects.get_or_create(name=f"Expert: {expert.name} #{expert.pk}")
         expert.editors = group
         expert.save(update_fields=["editors"])
     group = expert.editors
-    page_ids = set(ExpertPage.objects.filter(expert=expert).values_list("pk", flat=True))
+    page_ids = set(expert.pages.values_list("pk", flat=True))  # the pages name their expert
     permissions = {
         p.codename: p
         for p in Permission.objects.filter(
@@ -110,7 +108,7 @@ def sync_expert_access(expert):
         ]
     )
     if expert.site_id is None:
-        page = ExpertPage.objects.filter(expert=expert).order_by("pk").first()
+        page = expert.pages.order_by("pk").first()
         site = page.get_site() if page is not None else None
         if site is not None:
             expert.site = site
@@ -178,7 +176,7 @@ def _group_name(site, role):
 
 
 def _practice_group(site, role):
-    from site_core.models import PracticeGroup
+    from site_core.practice.models import PracticeGroup
 
     row = PracticeGroup.objects.filter(site=site, role=role).select_related("group").first()
     if row is None:
@@ -197,7 +195,7 @@ def setup_practice_groups(site):
     from wagtail.models import Collection, GroupSitePermission, Page
 
     from site_core.access import ADMINS, EXPERTS
-    from site_core.models import User
+    from site_core.practice.models import User
 
     admins = _practice_group(site, ADMINS)
     experts = _practice_group(site, EXPERTS)
@@ -276,7 +274,7 @@ def remove_practice_admin(site, user):
 def add_client_membership(user, site, *, source="signup"):
     """``user`` is a client of the practice ``site`` from now on (idempotent): made when they
     sign up, book or are invited there. Staff of the practice see its members only."""
-    from site_core.models import ClientMembership
+    from site_core.practice.models import ClientMembership
 
     if user is None or site is None or not user.pk:
         return None

@@ -5,10 +5,10 @@ One install serves several practices (Wagtail Sites). Three kinds of staff:
 
 - the **install owner**: a Django superuser; sees and does everything, on every practice;
 - a **practice administrator**: a member of the practice's administrators group
-  (``PracticeGroup`` role ``admins``, made by ``site_core.services.setup_practice_groups``);
+  (``PracticeGroup`` role ``admins``, made by ``site_core.access.services.setup_practice_groups``);
   sees and manages that practice only;
 - an **expert**: a member of the practice's experts group (kept by
-  ``site_core.services.sync_expert_access``); sees only their own rows.
+  ``site_core.access.services.sync_expert_access``); sees only their own rows.
 
 Clients are members of practices (``ClientMembership``); an account is install-wide.
 
@@ -51,7 +51,7 @@ def _site_ids(user, role):
     cache_name = f"_cabinet_{role}_site_ids"
     cached = getattr(user, cache_name, None)
     if cached is None:
-        from site_core.models import PracticeGroup
+        from site_core.practice.models import PracticeGroup
 
         cached = frozenset(
             PracticeGroup.objects.filter(role=role, group__user=user).values_list("site_id", flat=True)
@@ -142,7 +142,7 @@ def scope(queryset, user, *, site_path, expert_path=None):
 
 def visible_experts(user):
     """The experts ``user`` may see and choose: their practices' experts, or themselves."""
-    from site_core.models import Expert
+    from site_core.practice.models import Expert
 
     return scope(Expert.objects.all(), user, site_path="site", expert_path="pk")
 
@@ -150,7 +150,7 @@ def visible_experts(user):
 def visible_clients(user):
     """The accounts ``user`` may see as clients: the members of the practices they
     administer (every account for the install owner; nobody for anyone else)."""
-    from site_core.models import User
+    from site_core.practice.models import User
 
     ids = administered_site_ids(user)
     if ids is None:
@@ -160,7 +160,7 @@ def visible_clients(user):
 
 def practice_group(site, role):
     """The Wagtail group holding ``role`` in ``site`` (None before the practice is set up)."""
-    from site_core.models import PracticeGroup
+    from site_core.practice.models import PracticeGroup
 
     row = PracticeGroup.objects.filter(site=site, role=role).select_related("group").first()
     return row.group if row else None

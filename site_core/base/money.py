@@ -89,7 +89,7 @@ class Money:
         return self.amount != 0
 
     def format(self, language=None) -> str:
-        from site_core.local_time import babel_locale
+        from site_core.base.local_time import babel_locale
 
         return format_currency(self.to_decimal(), self.currency, locale=babel_locale(language))
 
@@ -109,7 +109,7 @@ def parse_amount(text, currency: str) -> int:
     from babel.numbers import get_currency_symbol
     from django.utils.translation import gettext as _
 
-    from site_core.local_time import babel_locale
+    from site_core.base.local_time import babel_locale
 
     value = str(text).strip().replace("\u00a0", " ").replace("\u202f", " ")
     for mark in sorted({get_currency_symbol(currency, locale=babel_locale()), currency, "€", "$", "£"},
@@ -139,7 +139,7 @@ def input_text(amount: int, currency: str, language=None) -> str:
     language's decimal separator ("45,50" in French, "45.50" in English, "4500" for JPY)."""
     from babel.numbers import get_decimal_symbol
 
-    from site_core.local_time import babel_locale
+    from site_core.base.local_time import babel_locale
 
     digits = exponent(currency)
     shown = f"{Decimal(int(amount)).scaleb(-digits):.{digits}f}"
@@ -148,11 +148,7 @@ def input_text(amount: int, currency: str, language=None) -> str:
 
 def practice_currency() -> str:
     """The currency of the practice whose site serves the current request (EUR outside a request)."""
-    from site_core.context import current_site
+    from site_core.base.context import practice_settings
 
-    site = current_site()
-    if site is None:
-        return "EUR"
-    from site_core.models import PracticeSettings
-
-    return PracticeSettings.for_site(site).currency
+    practice = practice_settings()
+    return practice.currency if practice is not None else "EUR"

@@ -28,15 +28,10 @@ def default_region() -> str:
 
 def practice_region() -> str:
     """The country of the practice whose site serves the current request (ISO 3166 alpha-2)."""
-    from site_core.context import current_site, get_current_request
+    from site_core.base.context import get_current_request, practice_settings
 
-    request = get_current_request()
-    if request is None or current_site() is None:
-        return default_region()
-    from site_core.models import PracticeSettings
-
-    # for_request: read once per request (Wagtail keeps it on the request).
-    return PracticeSettings.for_request(request).country or default_region()
+    practice = practice_settings() if get_current_request() is not None else None
+    return (practice.country if practice is not None else "") or default_region()
 
 
 def parse(value, region=None) -> PhoneNumber | None:

@@ -2,7 +2,7 @@
 
 from django.http import Http404
 
-from site_core.context import current_site
+from site_core.base.context import current_site
 
 
 def expert_page_or_404(page_id):
@@ -10,7 +10,7 @@ def expert_page_or_404(page_id):
     languages, with its expert; 404 otherwise (another practice's page included)."""
     from wagtail.models import Page
 
-    from site_core.models import ExpertPage
+    from site_core.pages.models import ExpertPage
 
     site = current_site()
     page = (ExpertPage.objects.live().public().filter(pk=page_id, expert__isnull=False)

@@ -34,6 +34,6 @@ def send_sms(to, body):
     """Sends ``body`` to the E.164 number ``to``; does nothing without a number."""
     if not to:
         return False
-    backend = import_string(getattr(settings, "SMS_BACKEND", "site_core.sms.ConsoleBackend"))()
+    backend = import_string(getattr(settings, "SMS_BACKEND", "site_core.base.sms.ConsoleBackend"))()
     backend.send(to, body[:640])
     return True

@@ -2,8 +2,8 @@
 
 ``MoneyField`` and ``MoneyInput`` are the one way an amount of money is typed and read, in the
 admin and on the site: the person sees "45,00 €" (French) or "€45.00" (English) and types
-``45,5`` or ``45.50``; the form hands back integer minor units (site_core.money). Model fields
-declared with ``site_core.fields.MoneyField`` get this form field everywhere a form is generated
+``45,5`` or ``45.50``; the form hands back integer minor units (site_core.base.money). Model fields
+declared with ``site_core.base.fields.MoneyField`` get this form field everywhere a form is generated
 from the model (Django model forms, Wagtail's model, snippet and settings forms).
 """
 
@@ -17,8 +17,8 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from site_core.local_time import babel_locale
-from site_core.money import (
+from site_core.base.local_time import babel_locale
+from site_core.base.money import (
     Money,
     MoneyInputError,
     exponent,

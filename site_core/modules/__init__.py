@@ -5,7 +5,7 @@ A module is a Django app under ``modules/`` whose AppConfig subclasses
 ``description``) and which other modules it needs (``depends_on``). A
 practice turns modules on or off per Wagtail Site in Practice settings; when
 a module is off for a site, its URLs answer 404 there, its hook
-implementations are not called (:func:`site_core.hooks.get_hooks`), and so
+implementations are not called (:func:`site_core.modules.hooks.get_hooks`), and so
 its page sections and admin menu items disappear. A module also declares which
 of its models public pages show (``shown_on_pages``), so that the anonymous page
 cache never serves them stale.
@@ -28,7 +28,7 @@ class ModuleConfig(AppConfig):
     #: URL prefix of the module's ``urls.py`` (None: the module has no URLs).
     url_prefix: str | None = None
     #: The module's models whose rows public pages show, and which pages: a tuple of
-    #: :class:`site_core.cache.ShownOnPages`. The kernel makes the cached copies of
+    #: :class:`site_core.pages.cache.ShownOnPages`. The kernel makes the cached copies of
     #: those pages stale when such a row is saved or deleted (after commit), and keeps
     #: them no longer than the next moment a declared ``changes_at`` field comes to pass.
     shown_on_pages: tuple = ()
@@ -85,9 +85,10 @@ def enabled_labels(site) -> frozenset[str]:
     installed = {module.label: module for module in all_modules()}
     if site is None:
         return frozenset(installed)
-    from site_core.models import PracticeSettings
+    from site_core.base.context import practice_settings
 
-    chosen = PracticeSettings.enabled_module_labels_for_site(site)
+    practice = practice_settings(site)
+    chosen = default_enabled_labels() if practice.enabled_modules is None else practice.enabled_modules
     on = {label for label in chosen if label in installed}
     on |= {label for label, module in installed.items() if module.required}
     changed = True

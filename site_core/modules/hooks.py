@@ -1,6 +1,6 @@
 """Every Cabinet hook name, once, with what it takes, returns and who calls it.
 
-Modules register with ``@hooks.register(site_core.hooks.NAME)`` (Wagtail's
+Modules register with ``@hooks.register(site_core.modules.hooks.NAME)`` (Wagtail's
 registry, shared with Wagtail's own hooks: ours are prefixed ``cabinet_``).
 Callers use :func:`get_hooks` or :func:`all_hooks` below, never
 ``wagtail.hooks.get_hooks`` directly (tests/site_core/test_import_rules.py
@@ -28,7 +28,7 @@ REGISTER_EXPERT_PAGE_SECTIONS = "cabinet_register_expert_page_sections"
 """Sections of an expert's public page.
 
 Called by ``ExpertPage.get_context`` as ``fn(page, request)`` for each
-registered function, in hook order. Returns a :class:`site_core.sections.PageSection`,
+registered function, in hook order. Returns a :class:`site_core.pages.sections.PageSection`,
 a list of them, or None (nothing to show for this page). Sections are then
 sorted by their ``order``. A section must not run queries that grow with the
 number of experts; it may read ``page`` and the request.
@@ -91,7 +91,7 @@ def get_hooks(name, site=None):
     are always returned.
     """
     if site is None:
-        from site_core.context import current_site, get_current_request
+        from site_core.base.context import current_site, get_current_request
 
         if get_current_request() is None:
             raise NoSiteForHooks(
@@ -111,7 +111,7 @@ def get_hooks(name, site=None):
 REGISTER_EXPERT_PERMISSIONS = "cabinet_register_expert_permissions"
 """Model permissions every expert gets, so they can use a module's admin views.
 
-Called by ``site_core.services.experts_group()`` as ``fn()``; returns a list
+Called by ``site_core.access.services.experts_group()`` as ``fn()``; returns a list
 of ``"app_label.codename"`` strings. The module's admin views must still
 limit their querysets to the expert's own rows.
 """
@@ -120,7 +120,7 @@ REGISTER_PORTAL_PANELS = "cabinet_register_portal_panels"
 """Panels of a client's portal (history, receipts, upcoming sessions, ...).
 
 Called by the accounts module's portal view as ``fn(request)``; returns a
-:class:`site_core.sections.PageSection` or a list of them, or None. Sorted by
+:class:`site_core.pages.sections.PageSection` or a list of them, or None. Sorted by
 ``order``.
 """
 

@@ -5,7 +5,7 @@ from django.urls import translate_url
 from django.utils import translation
 from django.utils.functional import SimpleLazyObject
 
-from site_core.context import current_site
+from site_core.base.context import current_site
 
 
 def _menu_pages(request):
@@ -42,9 +42,9 @@ def _language_links(request):
 
 
 def cabinet(request):
-    from site_core.models import PracticeSettings
+    from site_core.base.themes import active_theme
     from site_core.modules import enabled_labels
-    from site_core.themes import active_theme
+    from site_core.practice.models import PracticeSettings
 
     site = current_site()
     return {

@@ -1,7 +1,7 @@
 """How often a visitor may repeat what costs the practice something: booking steps, promo-code
 checks, the contact form (issue 13, item 3).
 
-Each limit is counted twice, per address (``site_core.net.client_ip``, so behind
+Each limit is counted twice, per address (``site_core.base.net.client_ip``, so behind
 ``CABINET_PROXY_COUNT`` proxies the client's own address) and per signed-in account, by
 django-ratelimit's fixed-window counters in the default cache: Redis when ``REDIS_URL`` is
 set, so every worker process counts together. A request over either limit is refused before
@@ -25,7 +25,7 @@ from django.contrib import messages
 from django.utils.translation import ngettext
 from django_ratelimit.core import get_usage
 
-from site_core.net import client_ip
+from site_core.base.net import client_ip
 
 #: group → {"address": rate, "account": rate}. One booking is four step POSTs.
 DEFAULT_LIMITS = {

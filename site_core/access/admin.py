@@ -39,7 +39,7 @@ def own_rows(queryset, user, owner_path, site_path=None):
 def scope_choices(fields, user):
     """Limit the choices of the form fields (of a form or a filter form) that pick a practice,
     an expert or a client to those ``user`` may see."""
-    from site_core.models import Expert, User
+    from site_core.practice.models import Expert, User
 
     for field in fields.values():
         queryset = getattr(field, "queryset", None)
