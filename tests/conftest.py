@@ -362,3 +362,28 @@ def guard(live_server):
     yield make
     for watched in guards:
         watched.check()
+
+
+@pytest.fixture
+def listen():
+    """``listen(events.X)`` → the list of what each delivery of X handed its receivers (the
+    payload plus event_id, site_id, occurred_at), for this test. ``fail``: a function called
+    with each delivery's arguments before it is recorded (raise in it to make the receiver fail)."""
+    registered = []
+
+    def start(event_type, fail=None):
+        received = []
+
+        def receiver(**kwargs):
+            if fail is not None:
+                fail(kwargs)
+            received.append(kwargs)
+
+        receiver.__qualname__ = f"listen_{event_type.name}_{len(registered)}"
+        event_type.receiver(receiver)
+        registered.append((event_type, receiver))
+        return received
+
+    yield start
+    for event_type, receiver in registered:
+        event_type.disconnect(receiver)

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import recurrence
 from django.utils import timezone
 
+from modules.booking import services
 from modules.booking.models import (
     Appointment,
     AvailabilityRule,
@@ -63,14 +64,19 @@ def _weekday_at(days_from_today, hour, zone):
 def _client_history(demo):
     expert = demo.experts[0][0]
     zone = ZoneInfo(expert.time_zone)
-    for key, starts, state in (("demo:past", _weekday_at(-9, 15, zone), Appointment.State.COMPLETED),
-                               ("demo:upcoming", _weekday_at(6, 10, zone), Appointment.State.CONFIRMED)):
+    for key, starts in (("demo:past", _weekday_at(-9, 15, zone)), ("demo:upcoming", _weekday_at(6, 10, zone))):
         if Appointment.objects.filter(client=demo.client, idempotency_key=key).exists():
             continue
-        Appointment.objects.create(
+        # History, written as it stood once confirmed: a past time cannot be booked.
+        appointment = Appointment.objects.create(
             site=demo.site, expert=expert, client=demo.client, mode="video", product="long",
             starts_at=starts, ends_at=starts + timedelta(minutes=45), minutes=45, unit_price=7000,
-            currency="EUR", state=state, idempotency_key=key, language="fr", client_time_zone="Europe/Paris",
+            currency="EUR", state=Appointment.State.CONFIRMED, idempotency_key=key, language="fr",
+            client_time_zone="Europe/Paris",
         )
+        if appointment.ends_at < timezone.now():
+            # Completed the one way an appointment completes: its session ended.
+            services.end_session(appointment, source="auto", minutes_run=appointment.minutes,
+                                 now=appointment.ends_at)
     if demo.stdout is not None:
         demo.stdout.write("  booking: prices, weekly hours and two appointments for the demo client")

@@ -280,9 +280,12 @@ class Appointment(models.Model):
         EXPIRED = "expired", _("Expired")
         CANCELED = "canceled", _("Canceled")
         COMPLETED = "completed", _("Completed")
+        NO_SHOW = "no_show", _("No-show")
 
     #: States in which the appointment occupies the expert's time.
     LIVE_STATES = (State.HELD, State.REQUESTED, State.CONFIRMED)
+    #: States that end an appointment with money to give back (settle_money).
+    SETTLED_STATES = (State.DECLINED, State.EXPIRED, State.CANCELED, State.NO_SHOW)
 
     code = models.CharField(_("reservation code"), max_length=CODE_LENGTH, unique=True,
                             default=new_reservation_code, editable=False)
@@ -312,7 +315,8 @@ class Appointment(models.Model):
     reschedules = models.PositiveSmallIntegerField(_("reschedules"), default=0)
     # Why it stopped (declined, expired, canceled) and how much of what was paid goes back.
     ended_by = models.CharField(_("ended by"), max_length=10, blank=True,
-                                choices=[("client", _("Client")), ("expert", _("Expert")), ("system", _("System"))])
+                                choices=[("client", _("Client")), ("expert", _("Expert")), ("admin", _("Administrator")),
+                                         ("system", _("System"))])
     ended_reason = models.CharField(_("reason"), max_length=300, blank=True)
     refund_percent = models.PositiveSmallIntegerField(_("refund (%)"), null=True, blank=True)
     money_settled_at = models.DateTimeField(_("payment released or refunded at"), null=True, blank=True)
@@ -377,10 +381,17 @@ class Appointment(models.Model):
         from site_core.payments.status import payment_status
 
         returning = None
-        if (self.state in (self.State.DECLINED, self.State.EXPIRED, self.State.CANCELED)
+        if (self.state in self.SETTLED_STATES
                 and self.money_settled_at is None and self.order.state == self.order.State.PAID):
             returning = self.refund_percent if self.refund_percent is not None else 100
         return payment_status(self.order, returning_percent=returning)
+
+    def orders(self):
+        """Every order that pays for this appointment (the booking, extra time, a fee), oldest
+        first: what cancellations settle and the receipts list."""
+        from site_core.payments.services import orders_for
+
+        return orders_for(self)
 
     def answer_within(self) -> str:
         """Time left for the expert to answer a request, for the admin list ("—" otherwise)."""

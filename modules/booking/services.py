@@ -1,6 +1,8 @@
 """Every change to offerings, availability switches and appointments.
 
-Each function runs in one transaction and sends its events on commit. The
+Each function runs in one transaction, and the events it announces (site_core.events:
+appointment_confirmed, _rescheduled, _canceled, _no_show, session_ended) are written in that
+transaction (the outbox delivers them after commit). The
 invariant that matters most, no two live appointments of one expert
 overlapping, is kept by the database: an exclusion constraint on PostgreSQL;
 on SQLite every write transaction is IMMEDIATE (site_core.settings), so the
@@ -35,6 +37,7 @@ from modules.booking.models import (
     Proposal,
     new_feed_key,
 )
+from site_core import events
 from site_core.base.validators import is_time_zone, normalize_phone
 from site_core.payments import services as payments
 
@@ -42,6 +45,23 @@ logger = logging.getLogger(__name__)
 
 A = Appointment.State
 PAYMENT_PURPOSE = "booking"
+#: Where no module ends sessions (ModuleConfig.ends_sessions), a confirmed appointment is
+#: ended this long after its end by the sweeper (end_due_sessions).
+AUTO_END_GRACE = timedelta(minutes=15)
+
+
+def _facts(appointment) -> dict:
+    """What every appointment event says of it (site_core.events.APPOINTMENT)."""
+    return {"appointment_id": appointment.pk, "code": appointment.code, "expert_id": appointment.expert_id,
+            "client_id": appointment.client_id}
+
+
+def _announce_confirmed(appointment):
+    events.appointment_confirmed.send(
+        site=appointment.site_id, **_facts(appointment), mode=appointment.mode,
+        starts_at=appointment.starts_at.isoformat(), ends_at=appointment.ends_at.isoformat(),
+        minutes=appointment.minutes, free=appointment.order_id is None,
+    )
 
 
 class BookingError(Exception):
@@ -595,6 +615,8 @@ def _secure(appointment, now) -> Appointment:
     else:
         appointment.state = A.CONFIRMED
     appointment.save(update_fields=["state", "held_until", "confirm_by", "updated_at"])
+    if appointment.state == A.CONFIRMED:
+        _announce_confirmed(appointment)
     _notify(appointment, "instant" if appointment.instant else
             "requested" if appointment.state == A.REQUESTED else "confirmed")
     return appointment
@@ -660,6 +682,12 @@ def _settle_money(appointment):
 
 
 def _end(appointment, state, *, by, reason="", refund_percent=100):
+    """``appointment`` (locked) ends as ``state``; its money is settled after commit. A request
+    or a confirmed appointment that is canceled is announced (a declined, expired or no-show one
+    has its own outcome)."""
+    if state == A.CANCELED and appointment.state in (A.REQUESTED, A.CONFIRMED):
+        events.appointment_canceled.send(site=appointment.site_id, **_facts(appointment), by=by,
+                                         reason=str(reason)[:300], refund_percent=refund_percent)
     appointment.state = state
     appointment.ended_by = by
     appointment.ended_reason = str(reason)[:300]
@@ -697,6 +725,7 @@ def confirm(appointment, *, now=None) -> Appointment:
                                code="no_room") from None
     else:
         appointment.save(update_fields=["state", "starts_at", "ends_at", "updated_at"])
+    _announce_confirmed(appointment)
     _notify(appointment, "confirmed")
     return appointment
 
@@ -862,14 +891,100 @@ def reschedule(appointment, starts_at, *, by, now=None) -> Appointment:
     if not availability.is_free(appointment.expert, appointment.mode, appointment.minutes, starts_at, now,
                                 exclude_appointment=appointment, fresh=True):
         raise BookingError(_("The expert is not available at this time."), field="starts_at")
+    previous_starts_at = appointment.starts_at
     appointment.starts_at = starts_at
     appointment.ends_at = starts_at + timedelta(minutes=appointment.minutes)
     appointment.reschedules += 1
     _save_live(appointment, update_fields=["starts_at", "ends_at", "reschedules", "updated_at"])
+    events.appointment_rescheduled.send(
+        site=appointment.site_id, **_facts(appointment), previous_starts_at=previous_starts_at.isoformat(),
+        starts_at=appointment.starts_at.isoformat(), ends_at=appointment.ends_at.isoformat(), by=by,
+    )
     # Reminders are about the new time: they may go out again.
     Notice.objects.filter(appointment=appointment, kind__startswith="reminder").delete()
     _notify(appointment, "rescheduled")
     return appointment
+
+
+@transaction.atomic
+def mark_no_show(appointment, who, *, by, now=None) -> Appointment:
+    """``who`` ("client" or "expert") did not come to a confirmed appointment that has started.
+
+    The expert or a practice administrator says the client did not come (nothing goes back:
+    the time was kept for them); only an administrator says the expert did not (the client
+    gets everything back). Announced as appointment_no_show; the money is settled after
+    commit. Idempotent for the same ``who``."""
+    from modules.booking.access import session_role
+
+    now = now or timezone.now()
+    if who not in ("client", "expert"):
+        raise BookingError(_("Say who did not come: the client or the expert."), field="who")
+    appointment = _locked(appointment)
+    role = session_role(by, appointment)
+    if role not in (("expert", "admin") if who == "client" else ("admin",)):
+        raise BookingError(_("You may not record this absence."), code="not_allowed")
+    if appointment.state == A.NO_SHOW and appointment.ended_reason == f"no-show: {who}":
+        return appointment
+    if appointment.state != A.CONFIRMED:
+        raise BookingError(_("Only a confirmed appointment can be marked as missed (%(state)s).")
+                           % {"state": appointment.get_state_display()}, code="not_confirmed")
+    if now < appointment.starts_at:
+        raise BookingError(_("The consultation has not started yet."), code="too_early")
+    events.appointment_no_show.send(site=appointment.site_id, **_facts(appointment), who=who,
+                                    marked_by_id=by.pk)
+    _end(appointment, A.NO_SHOW, by=role, reason=f"no-show: {who}", refund_percent=0 if who == "client" else 100)
+    return appointment
+
+
+@transaction.atomic
+def end_session(appointment, *, source, minutes_run, free_minutes=0, amount_due=None, now=None) -> Appointment:
+    """The consultation is over: the appointment is COMPLETED and ``session_ended`` announced,
+    once (a second call changes nothing). The one way to COMPLETED: called by the module that
+    times sessions (``source="timer"``) or by end_due_sessions (``"auto"``). ``amount_due``:
+    what the client owes for it in minor units (by default what the booking's order charged)."""
+    appointment = _locked(appointment)
+    if appointment.state == A.COMPLETED:
+        return appointment
+    if appointment.state != A.CONFIRMED:
+        raise BookingError(_("Only a confirmed appointment can end as held (%(state)s).")
+                           % {"state": appointment.get_state_display()}, code="not_confirmed")
+    if amount_due is None:
+        amount_due = appointment.order.total if appointment.order_id else 0
+    appointment.state = A.COMPLETED
+    appointment.ended_by = "system"
+    appointment.ended_reason = f"session ended ({source})"
+    appointment.save(update_fields=["state", "ended_by", "ended_reason", "updated_at"])
+    events.session_ended.send(
+        site=appointment.site_id, occurred_at=now, appointment_id=appointment.pk, code=appointment.code,
+        expert_id=appointment.expert_id, client_id=appointment.client_id, source=source,
+        minutes_bought=appointment.minutes, minutes_run=int(minutes_run), free_minutes=int(free_minutes),
+        amount_due=int(amount_due), currency=appointment.currency,
+    )
+    return appointment
+
+
+def end_due_sessions(now=None) -> int:
+    """The sweeper, on practices where no module ends sessions itself: a confirmed appointment
+    AUTO_END_GRACE past its end is ended as held for the minutes bought (``source="auto"``),
+    so that what follows a session (reviews, earnings) still happens. Rows are claimed under
+    a lock; returns how many ended."""
+    from wagtail.models import Site
+
+    from site_core.modules import sessions_ended_by_a_module
+
+    now = now or timezone.now()
+    due = Appointment.objects.filter(state=A.CONFIRMED, ends_at__lte=now - AUTO_END_GRACE)
+    sites = {site.pk: site for site in Site.objects.filter(pk__in=due.values("site_id"))}
+    auto_sites = [pk for pk, site in sites.items() if not sessions_ended_by_a_module(site)]
+    ended = 0
+    for pk in list(due.filter(site_id__in=auto_sites).values_list("pk", flat=True)[:500]):
+        with transaction.atomic():
+            row = Appointment.objects.select_for_update(skip_locked=True).filter(pk=pk, state=A.CONFIRMED).first()
+            if row is None:
+                continue
+            end_session(row, source="auto", minutes_run=row.minutes, now=row.ends_at)
+            ended += 1
+    return ended
 
 
 def _lock_expert(expert_id):
@@ -882,20 +997,21 @@ def settle_money(appointment) -> None:
     """Gives back what an ended appointment owes the client: releases an authorization, or
     refunds ``refund_percent`` of what was captured. Idempotent (amounts already refunded
     count); a gateway that fails leaves it to the next run of the task."""
-    appointment = Appointment.objects.select_related("order").get(pk=appointment.pk)
-    if appointment.money_settled_at or appointment.state not in (A.DECLINED, A.EXPIRED, A.CANCELED):
+    appointment = Appointment.objects.get(pk=appointment.pk)
+    if appointment.money_settled_at or appointment.state not in Appointment.SETTLED_STATES:
         return
     percent = appointment.refund_percent if appointment.refund_percent is not None else 100
-    order = appointment.order
-    if order is not None:
+    reason = f"appointment {appointment.code} {appointment.state}"
+    # Every order paying for it: the booking's, extra time, a fee.
+    for order in appointment.orders():
         for payment in order.payments.all():
             if payment.state == payment.State.AUTHORIZED:
-                payments.void(payment, reason=f"appointment {appointment.code} {appointment.state}")
+                payments.void(payment, reason=reason)
             elif payment.state == payment.State.CAPTURED and percent:
                 owed = payment.captured_amount * percent // 100
                 remaining = owed - payment.refunded_amount - _refunds_in_flight(payment)
                 if remaining > 0:
-                    payments.refund(payment, remaining, reason=f"appointment {appointment.code} {appointment.state}")
+                    payments.refund(payment, remaining, reason=reason)
         if order.state == order.State.OPEN:
             payments.cancel_order(order, reason=f"appointment {appointment.state}")
     Appointment.objects.filter(pk=appointment.pk, money_settled_at__isnull=True).update(
@@ -1023,6 +1139,7 @@ def accept_proposal(proposal, *, now=None) -> Appointment:
         appointment.state = A.CONFIRMED
         appointment.confirm_by = None
         appointment.save(update_fields=["state", "confirm_by", "updated_at"])
+        _announce_confirmed(appointment)
         _notify(appointment, "confirmed")
     return appointment
 

@@ -55,10 +55,10 @@ def sweep(now=None):
     now = now or timezone.now()
     # Proposals first: a request waiting for the client's answer ends as "no answer to the
     # proposed time" at its old start, not as a request the expert did not answer.
-    changed = services.expire_proposals(now) + services.expire_due(now)
+    changed = services.expire_proposals(now) + services.expire_due(now) + services.end_due_sessions(now)
     reminded = send_due_reminders(now)
     for pk in Appointment.objects.filter(
-        state__in=[A.DECLINED, A.EXPIRED, A.CANCELED], money_settled_at__isnull=True,
+        state__in=Appointment.SETTLED_STATES, money_settled_at__isnull=True,
         updated_at__lt=now - timedelta(minutes=2), updated_at__gt=now - timedelta(days=7),
     ).values_list("pk", flat=True)[:100]:
         try:

@@ -130,11 +130,23 @@ class AppointmentInspect(InspectView):
             payments_url=reverse("payment_admin:index") + f"?q={appointment.order.public_id}"
             if appointment.order_id else "",
             notices=appointment.notices.all(),
+            other_orders=[order for order in appointment.orders() if order.pk != appointment.order_id],
+            no_show_roles=_no_show_roles(self.request, appointment),
             expert_zone=appointment.expert_zone, client_zone=appointment.client_zone,
             **_contact_context(self.request, appointment),
             **_proposal_context(self.request, appointment),
         )
         return context
+
+
+def _no_show_roles(request, appointment):
+    """Whose absence ``request.user`` may record now ([] before the start or once it ended)."""
+    from modules.booking.access import session_role
+
+    if appointment.state != Appointment.State.CONFIRMED or appointment.starts_at > timezone.now():
+        return []
+    role = session_role(request.user, appointment)
+    return ["client", "expert"] if role == "admin" else ["client"] if role == "expert" else []
 
 
 def _proposal_context(request, appointment):
@@ -210,6 +222,12 @@ class AppointmentViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet
             elif action == "cancel":
                 services.cancel(appointment, by="expert", reason=request.POST.get("reason", "")[:300])
                 messages.success(request, gettext("Canceled; the client is refunded in full."))
+            elif action in ("no_show_client", "no_show_expert"):
+                who = action.removeprefix("no_show_")
+                services.mark_no_show(appointment, who, by=request.user)
+                messages.success(request, gettext("Recorded: the client did not come; nothing is refunded.")
+                                 if who == "client" else
+                                 gettext("Recorded: the expert did not come; the client is refunded in full."))
             else:
                 messages.error(request, gettext("Unknown action."))
         except services.BookingError as error:
@@ -461,6 +479,18 @@ def appointments_panel(request):
     rows = list(Appointment.objects.filter(client=request.user, site=site).exclude(state=Appointment.State.HELD)
                 .select_related("expert", "order", "client", "site").prefetch_related("order__payments__refunds")
                 .order_by("-starts_at")[:50])
+    # Receipts: every paid order of each appointment (the booking, extra time...), in one query.
+    from django.contrib.contenttypes.models import ContentType
+
+    from site_core.payments.models import Order
+
+    receipts = {}
+    for order in Order.objects.filter(content_type=ContentType.objects.get_for_model(Appointment),
+                                      object_id__in=[str(a.pk) for a in rows],
+                                      state=Order.State.PAID).order_by("created_at", "pk"):
+        receipts.setdefault(order.object_id, []).append(order)
+    for a in rows:
+        a.receipts = receipts.get(str(a.pk), [])
     now = timezone.now()
     upcoming = sorted((a for a in rows if a.ends_at >= now and a.is_live), key=lambda a: a.starts_at)
     past = [a for a in rows if a not in upcoming]

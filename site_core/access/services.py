@@ -71,7 +71,8 @@ def link_expert_user(expert, user):
                 previous.groups.remove(site_group)
             forget(previous)
     sync_expert_access(expert)
-    transaction.on_commit(lambda: events.expert_linked.send(sender=type(expert), expert=expert, user=user))
+    events.expert_linked.send(site=expert.site_id, expert_id=expert.pk, user_id=getattr(user, "pk", None),
+                              previous_user_id=getattr(previous, "pk", None))
     return expert
 
 

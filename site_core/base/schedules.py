@@ -10,6 +10,8 @@ from django_q.models import Schedule
 SCHEDULES = {
     # name: (dotted function, every N minutes)
     "cabinet.payments.sweep_pending": ("site_core.payments.tasks.sweep_pending_payments", 5),
+    # The outbox: retries that are due, and what a lost nudge or a killed worker left.
+    "cabinet.events.sweep": ("site_core.events.tasks.sweep", 1),
 }
 
 

@@ -32,6 +32,9 @@ class ModuleConfig(AppConfig):
     #: those pages stale when such a row is saved or deleted (after commit), and keeps
     #: them no longer than the next moment a declared ``changes_at`` field comes to pass.
     shown_on_pages: tuple = ()
+    #: True for a module that ends live sessions itself (the timer sends ``session_ended``).
+    #: Where none such is on, the booking ends confirmed appointments after their end.
+    ends_sessions = False
 
     @property
     def urls_module(self):
@@ -103,3 +106,9 @@ def enabled_labels(site) -> frozenset[str]:
 
 def is_enabled(label: str, site) -> bool:
     return label in enabled_labels(site)
+
+
+def sessions_ended_by_a_module(site) -> bool:
+    """Whether a module that ends sessions itself (``ends_sessions``) is on for ``site``."""
+    on = enabled_labels(site)
+    return any(module.ends_sessions and module.label in on for module in all_modules())

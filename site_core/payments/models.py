@@ -64,6 +64,8 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-created_at"]
+        # The orders of one paid object (an appointment's booking, extra time, fees).
+        indexes = [models.Index(fields=["content_type", "object_id"], name="order_paid_object")]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0) & Q(discount__gte=0), name="order_amounts_non_negative"),
             models.CheckConstraint(condition=Q(total=models.F("subtotal") - models.F("discount")),

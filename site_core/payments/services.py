@@ -50,8 +50,29 @@ class PromoCodeError(ValueError):
         self.reason = reason
 
 
-def _on_commit(signal, **kwargs):
-    transaction.on_commit(lambda: signal.send(sender=Payment, **kwargs))
+def orders_for(paid_object):
+    """The orders that pay for ``paid_object`` (through Order's generic relation), oldest first."""
+    from django.contrib.contenttypes.models import ContentType
+
+    return Order.objects.filter(content_type=ContentType.objects.get_for_model(paid_object),
+                                object_id=str(paid_object.pk)).order_by("created_at", "pk")
+
+
+def order_facts(order) -> dict:
+    """What every money event says of its order (site_core.events.ORDER): plain data."""
+    content_type = order.content_type
+    return {
+        "order_id": order.pk,
+        "purpose": order.purpose,
+        "paid_type": f"{content_type.app_label}.{content_type.model}" if content_type else "",
+        "paid_id": order.object_id or "",
+    }
+
+
+def _payment_event(event, payment, **data):
+    """Record a payment's event with the change (the outbox delivers it after commit)."""
+    order = payment.order
+    event.send(site=order.site_id, payment_id=payment.pk, **order_facts(order), **data)
 
 
 def _log(payment, message, *, from_state="", to_state="", refund=None, user=None, **data):
@@ -175,7 +196,7 @@ def _mark_order_paid(order):
     )
     if updated:
         order.state = Order.State.PAID
-        transaction.on_commit(lambda: events.order_paid.send(sender=Order, order=order))
+        events.order_paid.send(site=order.site_id, **order_facts(order), total=order.total, currency=order.currency)
 
 
 def _settle_order(order):
@@ -200,7 +221,7 @@ def cancel_order(order, reason=""):
     for payment in Payment.objects.select_for_update().filter(order=order, state__in=[S.CREATED, S.PENDING]):
         _move(payment, S.CANCELED, reason or "order canceled")
         payment.save(update_fields=["state", "updated_at"])
-    transaction.on_commit(lambda: events.order_canceled.send(sender=Order, order=order))
+    events.order_canceled.send(site=order.site_id, **order_facts(order), reason=str(reason or "")[:200])
     return order
 
 
@@ -312,7 +333,7 @@ def confirm_capture(payment, *, amount, currency, reference=""):
     _move(payment, S.CAPTURED, "captured", amount=amount)
     payment.save()
     _settle_order(payment.order)
-    _on_commit(events.payment_captured, payment=payment, amount=amount)
+    _payment_event(events.payment_captured, payment, amount=amount, currency=payment.currency)
     return payment
 
 
@@ -323,7 +344,7 @@ def fail(payment, reason=""):
         payment.failure_reason = reason[:300]
         _move(payment, S.FAILED, reason or "failed")
         payment.save()
-        _on_commit(events.payment_failed, payment=payment)
+        _payment_event(events.payment_failed, payment)
     return payment
 
 
@@ -403,7 +424,7 @@ def void(payment, *, user=None, reason=""):
             return payment
         _move(payment, S.CANCELED, reason or "authorization released", user=user)
         payment.save(update_fields=["state", "updated_at"])
-        _on_commit(events.payment_voided, payment=payment)
+        _payment_event(events.payment_voided, payment, amount=payment.authorized_amount, currency=payment.currency)
         return payment
 
 
@@ -500,7 +521,8 @@ def complete_refund(refund_row, *, reference=""):
     payment.save(update_fields=["refunded_amount", "updated_at"])
     _log(payment, "refunded", refund=refund_row, from_state=Refund.State.CREATED, to_state=Refund.State.DONE,
          amount=refund_row.amount)
-    transaction.on_commit(lambda: events.refund_done.send(sender=Refund, refund=refund_row))
+    _payment_event(events.refund_done, payment, refund_id=refund_row.pk, amount=refund_row.amount,
+                   currency=payment.currency)
     return refund_row
 
 

@@ -1,6 +1,6 @@
 """After payment: notices, the expert's answer, deadlines, cancellations, reminders, calendars."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -12,49 +12,8 @@ from modules.booking.models import Appointment, BookingSettings, Notice
 from site_core.base.sms import LocmemBackend
 from site_core.modules import hooks
 from site_core.payments.models import Payment
+from tests.modules.booking.conftest import BOOKED_AT, MONDAY_10  # noqa: F401  (the fixtures' clock)
 from tests.site_core.payments.drivers.test_card import TestCardDriver
-
-MONDAY_10 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # Monday 10:00 in Paris
-BOOKED_AT = datetime(2026, 10, 30, 9, 0, tzinfo=UTC)  # the Friday before
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """A clock the test moves: services, views and tasks read it through timezone.now."""
-    class Clock:
-        now = BOOKED_AT
-
-        def move(self, **delta):
-            self.now += timedelta(**delta)
-
-    c = Clock()
-    monkeypatch.setattr("django.utils.timezone.now", lambda: c.now)
-    LocmemBackend.outbox.clear()
-    return c
-
-
-@pytest.fixture
-def paid(practice, expert_setup, client_user, clock, django_capture_on_commit_callbacks):
-    """book(product=..., confirmation=bool) -> a paid appointment (test card), notices sent."""
-    expert, _page = expert_setup
-    expert.user.phone = "+33611111111"
-    expert.user.save()
-
-    def book(product="long", confirmation=False, starts_at=MONDAY_10, budget_minutes=None, client=None):
-        rules = BookingSettings.for_site(practice.site)
-        rules.requires_confirmation = confirmation
-        rules.save()
-        appointment = services.hold(services.BookingRequest(
-            site=practice.site, expert=expert, client=client or client_user, mode="chat", product=product,
-            starts_at=starts_at, budget_minutes=budget_minutes, language="en"))
-        buyer = Client()
-        buyer.force_login(client or client_user)
-        with django_capture_on_commit_callbacks(execute=True):
-            TestCardDriver().pay(buyer, appointment.order)
-        appointment.refresh_from_db()
-        return appointment
-
-    return book
 
 
 def hold_monday_10(practice, expert, client, **overrides):

@@ -330,3 +330,31 @@ def test_a_signed_event_with_a_number_json_cannot_hold_is_refused(client, fake, 
     assert response.json()["code"] == "invalid_event" and response.json()["field"] == "payload"
     assert not WebhookEvent.objects.exists()
     assert Payment.objects.get(pk=payment.pk).state == Payment.State.PENDING
+
+
+def test_a_raising_receiver_neither_fails_the_webhook_nor_stops_the_others(
+        client, fake, started, listen, django_capture_on_commit_callbacks):
+    """The provider is answered from the committed state: order_paid is recorded with the
+    capture, one receiver's failure is kept for a retry, the other receivers still get it."""
+    from site_core import events
+    from site_core.events.models import Delivery
+
+    def broken(kwargs):
+        raise RuntimeError("a receiver with a bug")
+
+    listen(events.order_paid, fail=broken)
+    healthy = listen(events.order_paid)
+    payment = started()
+    fake.confirm(payment.reference)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = deliver(client, fake, "payment_intent.succeeded", payment)
+    assert answer.status_code == 200 and answer.content == b"applied"
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.CAPTURED and payment.order.state == Order.State.PAID
+    assert [r["order_id"] for r in healthy] == [payment.order_id]
+    failing = Delivery.objects.get(event__name="order_paid", receiver__endswith="listen_order_paid_0")
+    assert failing.state == Delivery.State.PENDING and "a receiver with a bug" in failing.last_error
+    # The provider sends it again: nothing is applied twice, nothing announced twice.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = deliver(client, fake, "payment_intent.succeeded", payment)
+    assert again.status_code == 200 and len(healthy) == 1

@@ -113,17 +113,14 @@ def test_canceled_order_gives_its_use_back(practice, make_order):
 
 
 @pytest.mark.django_db
-def test_fixed_code_covering_everything_pays_the_order(practice, make_order, django_capture_on_commit_callbacks):
+def test_fixed_code_covering_everything_pays_the_order(practice, make_order, django_capture_on_commit_callbacks,
+                                                        listen):
     promo(practice, kind="fixed", percent=None, amount=9000)
-    received = []
-    events.order_paid.connect(lambda sender, order, **kw: received.append(order.pk), weak=False,
-                              dispatch_uid="test-free")
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            order = make_order(total=5000, promo_code="BIENVENUE")
-    finally:
-        events.order_paid.disconnect(dispatch_uid="test-free")
-    assert order.total == 0 and order.state == Order.State.PAID and received == [order.pk]
+    received = listen(events.order_paid)
+    with django_capture_on_commit_callbacks(execute=True):
+        order = make_order(total=5000, promo_code="BIENVENUE")
+    assert order.total == 0 and order.state == Order.State.PAID
+    assert [(r["order_id"], r["total"], r["site_id"]) for r in received] == [(order.pk, 0, order.site_id)]
 
 
 @pytest.mark.django_db
@@ -149,19 +146,16 @@ def test_wrong_amount_or_currency_is_never_marked_paid(make_order, caplog):
 
 
 @pytest.mark.django_db
-def test_confirm_is_idempotent_and_announces_once(make_order, django_capture_on_commit_callbacks):
+def test_confirm_is_idempotent_and_announces_once(make_order, django_capture_on_commit_callbacks, listen):
     order = make_order(total=5000)
     payment = services.start_payment(order, "test")
-    received = []
-    events.order_paid.connect(lambda sender, order, **kw: received.append(order.pk), weak=False,
-                              dispatch_uid="test-once")
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            for _ in range(3):
-                services.confirm_capture(payment, amount=5000, currency="EUR")
-    finally:
-        events.order_paid.disconnect(dispatch_uid="test-once")
-    assert received == [order.pk]
+    received = listen(events.order_paid)
+    captured = listen(events.payment_captured)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            services.confirm_capture(payment, amount=5000, currency="EUR")
+    assert [r["order_id"] for r in received] == [order.pk]
+    assert [(r["payment_id"], r["amount"], r["currency"]) for r in captured] == [(payment.pk, 5000, "EUR")]
     assert PaymentLog.objects.filter(payment=payment, to_state="captured").count() == 1
 
 
