@@ -865,6 +865,9 @@ def reschedule_refusal(appointment, *, by, now=None) -> BookingError | None:
     if appointment.state not in (A.REQUESTED, A.CONFIRMED) or appointment.instant:
         return BookingError(_("This appointment cannot be moved (%(state)s).")
                             % {"state": appointment.get_state_display()}, code="not_movable")
+    if appointment.state == A.REQUESTED and appointment.confirm_by and appointment.confirm_by <= now:
+        # Unanswered in time: it expires (the sweeper may not have passed yet), it does not move.
+        return BookingError(_("The time to answer this request has passed."), code="too_late")
     if by == "client":
         rules = practice_settings(appointment.site)
         if appointment.reschedules >= rules.max_reschedules:

@@ -419,3 +419,25 @@ def test_accepting_a_proposal_racing_its_expiry_makes_one_outcome(race):
         assert said.count("appointment_canceled") == 1 and "appointment_rescheduled" not in said
         assert refunds == 1
     assert Proposal.objects.get(pk=proposal.pk).state != Proposal.State.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_moving_a_request_racing_its_expiry_makes_one_outcome(race):
+    """The expert moves a request just as the sweeper finds it unanswered: it expires, once,
+    its money released once, and it is never announced as moved."""
+    practice, expert, client, _ = _race_setup()
+    appointment = _book_and_pay(practice, expert, client, _in_hours(30), confirmation=True)
+    deadline = Appointment.objects.get(pk=appointment.pk).confirm_by
+    after = deadline + timedelta(seconds=1)
+    results = at_once(
+        lambda: services.reschedule(appointment, appointment.starts_at + timedelta(hours=2), by="expert", now=after),
+        lambda: services.expire_due(now=after),
+    )
+    appointment.refresh_from_db()
+    assert appointment.state == A.EXPIRED and results[1] == 1
+    assert isinstance(results[0], services.BookingError) and results[0].code in ("too_late", "not_movable")
+    tasks.settle_money(appointment.pk)
+    tasks.settle_money(appointment.pk)
+    said = names(appointment)
+    assert "appointment_rescheduled" not in said and "appointment_confirmed" not in said
+    assert Refund.objects.filter(payment__order=appointment.order).count() == 1
