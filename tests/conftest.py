@@ -37,35 +37,25 @@ def pytest_runtest_teardown(item, nextitem):
 
         with item.config.stash[blocking_manager_key].unblock():
             ensure_wagtail_roots()
-            _forget_stale_content_types()
 
 
-_CONTENT_TYPE_IDS = {}
-
-
-def _forget_stale_content_types():
-    """The flush after a transactional test deletes the content types, and migrations' signal
-    handlers create them again, with new ids on PostgreSQL. Django's ContentType cache and
-    Wagtail's permission policies (a cached ``_content_type`` on long-lived objects) would
-    keep the old ids, so a later test's permission checks (a practice administrator's site
-    settings, say) look for permissions that no longer exist. Forget them when the ids moved."""
+@pytest.fixture(scope="session", autouse=True)
+def _policies_read_content_types_through_django():
+    """Wagtail's permission policies keep the ContentType of their model in a cached_property
+    (``BaseDjangoAuthPermissionPolicy._content_type``) for the life of the process. A
+    transactional test ends with a flush (TRUNCATE) after which post_migrate creates the
+    content types and permissions again, with new ids on PostgreSQL (TRUNCATE restarts no
+    sequence; SQLite hands the same ids out again). A policy warmed before the flush then
+    compares permissions against a content type that no longer exists: a practice
+    administrator is refused their own site settings and sees an empty site switcher
+    (SitePermissionPolicy), in whichever test runs next on that worker. Django's own
+    ContentType cache is cleared by post_migrate (create_contenttypes), so the policies ask
+    it every time in the suite. tests/site_core/test_content_types_after_flush.py shows it."""
     from django.contrib.contenttypes.models import ContentType
+    from wagtail.permission_policies.base import BaseDjangoAuthPermissionPolicy
 
-    ids = {(app, model): pk for pk, app, model in ContentType.objects.values_list("pk", "app_label", "model")}
-    if ids == _CONTENT_TYPE_IDS:
-        return
-    _CONTENT_TYPE_IDS.clear()
-    _CONTENT_TYPE_IDS.update(ids)
-    ContentType.objects.clear_cache()
-    import gc
-
-    from wagtail.permission_policies.base import BasePermissionPolicy
-
-    for policy in gc.get_objects():
-        # type(), not isinstance(): isinstance asks a lazy object (django.contrib.admin.site)
-        # for its __class__, which would set it up.
-        if issubclass(type(policy), BasePermissionPolicy):
-            policy.__dict__.pop("_content_type", None)
+    BaseDjangoAuthPermissionPolicy._content_type = property(
+        lambda policy: ContentType.objects.get_for_model(policy.auth_model))
 
 
 _OPENED_CONNECTIONS = weakref.WeakSet()
@@ -362,28 +352,3 @@ def guard(live_server):
     yield make
     for watched in guards:
         watched.check()
-
-
-@pytest.fixture
-def listen():
-    """``listen(events.X)`` → the list of what each delivery of X handed its receivers (the
-    payload plus event_id, site_id, occurred_at), for this test. ``fail``: a function called
-    with each delivery's arguments before it is recorded (raise in it to make the receiver fail)."""
-    registered = []
-
-    def start(event_type, fail=None):
-        received = []
-
-        def receiver(**kwargs):
-            if fail is not None:
-                fail(kwargs)
-            received.append(kwargs)
-
-        receiver.__qualname__ = f"listen_{event_type.name}_{len(registered)}"
-        event_type.receiver(receiver)
-        registered.append((event_type, receiver))
-        return received
-
-    yield start
-    for event_type, receiver in registered:
-        event_type.disconnect(receiver)

@@ -11,7 +11,6 @@ from django.test import Client
 from modules.booking import notifications, services
 from modules.booking.models import Appointment, BookingProfile
 from site_core.payments.models import Payment
-from tests.modules.booking.test_lifecycle import MONDAY_10, clock, paid  # noqa: F401  (fixtures)
 
 EXPERT_PHONE = "+33611111111"
 ALERT_PHONE = "+33699999999"

@@ -16,7 +16,7 @@ from django.utils import translation
 from modules.booking import availability, notifications, services, tasks
 from modules.booking.models import Appointment, AvailabilityRule, BookingProfile, Offering, Proposal
 from site_core.payments.models import Payment
-from tests.modules.booking.test_lifecycle import MONDAY_10, clock, paid  # noqa: F401  (fixtures)
+from tests.modules.booking.conftest import MONDAY_10  # (clock and paid are fixtures of conftest)
 
 MONDAY_14 = MONDAY_10 + timedelta(hours=4)  # 14:00 in Paris: the expert's afternoon opening
 EXPERT_PHONE = "+33611111111"
