@@ -352,3 +352,29 @@ def guard(live_server):
     yield make
     for watched in guards:
         watched.check()
+
+
+@pytest.fixture
+def listen():
+    """``listen(events.X, fail=None)`` connects a receiver of X for this test and returns the
+    list of what it was handed (the payload plus the envelope), one entry per successful
+    delivery. ``fail(kwargs)`` runs first: if it raises, the delivery fails (nothing appended).
+    The receivers are named ``listen_<event>_<n>`` (n counts this test's listeners from 0)."""
+    connected = []
+
+    def connect(event_type, fail=None):
+        received = []
+
+        def receiver(**kwargs):
+            if fail is not None:
+                fail(kwargs)
+            received.append(kwargs)
+
+        receiver.__qualname__ = receiver.__name__ = f"listen_{event_type.name}_{len(connected)}"
+        event_type.receiver(receiver)
+        connected.append((event_type, receiver))
+        return received
+
+    yield connect
+    for event_type, receiver in connected:
+        event_type.disconnect(receiver)
