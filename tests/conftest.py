@@ -90,6 +90,18 @@ def _isolated_media(settings, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the install's default language (French). The test client runs
+    requests in the test's thread and the locale middleware leaves the request's language
+    active after it: without this, a test that asked in English made the next one English."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache
 
