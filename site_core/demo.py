@@ -82,15 +82,15 @@ def portrait(name, seed):
     return buffer
 
 
-def get_or_create_image(title, seed, collection):
+def get_or_create_image(title, seed, collection=None):
     """The demo photo ``title``, in ``collection`` (its practice's: a demo seeded before
-    practices had collections had them in the root)."""
+    practices had collections had them in the root; None: the root, the install owner's)."""
     image = Image.objects.filter(title=title).first()
     if image is None:
-        image = Image(title=title, collection=collection)
+        image = Image(title=title, **({"collection": collection} if collection else {}))
         image.file = ImageFile(portrait(title, seed), name=f"{seed}.jpg")
         image.save()
-    elif image.collection_id != collection.pk:
+    elif collection is not None and image.collection_id != collection.pk:
         image.collection = collection
         image.save(update_fields=["collection"])
     return image
