@@ -61,7 +61,7 @@ def world(db, listen, make_user, make_expert, django_capture_on_commit_callbacks
     expert of practice 1, a client and the install owner."""
     from wagtail.models import Site
 
-    from site_core.access.services import add_practice_admin, add_client_membership
+    from site_core.access.services import add_client_membership, add_practice_admin
 
     Site.objects.all().delete()
     one = build_practice(ONE, name="Cabinet Un", slug="un")
