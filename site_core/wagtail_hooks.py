@@ -8,7 +8,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 
 from site_core import access
 from site_core.access.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin
-from site_core.events.admin import DeliveryViewSet
+from site_core.access.event_admin import DeliveryViewSet
 from site_core.practice.models import ClientMembership
 
 

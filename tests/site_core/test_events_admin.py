@@ -1,4 +1,4 @@
-"""Reports → Event deliveries (site_core/events/admin.py): the outbox's deliveries that need
+"""Reports → Event deliveries (site_core/access/event_admin.py): the outbox's deliveries that need
 attention, their payload and error, and Retry; each practice administrator sees their own
 practices' deliveries, the install owner all of them, nobody else any."""
 
@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from site_core import events
+from site_core.access.event_admin import error_summary
 from site_core.events import outbox
-from site_core.events.admin import error_summary
 from site_core.events.models import Delivery
 from tests.conftest import build_practice
 

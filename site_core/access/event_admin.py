@@ -6,6 +6,9 @@ sees every delivery; a practice administrator those of their practices' events (
 receiver's traceback: it is their practice's data, and what they need to report a fault);
 events of no practice (install-wide facts) are the install owner's only. Experts and
 clients never get here. Nothing here changes a delivery but ``outbox.retry``, on a POST.
+
+It lives in access/, not events/: the events layer sits below the practices and their
+access rules (tests/site_core/test_import_rules.py), and this view is scoped by them.
 """
 
 import json
