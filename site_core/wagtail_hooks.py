@@ -8,6 +8,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 
 from site_core import access
 from site_core.access.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin
+from site_core.access.event_admin import DeliveryViewSet
 from site_core.practice.models import ClientMembership
 
 
@@ -45,6 +46,11 @@ class ClientViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet):
 @hooks.register("register_admin_viewset")
 def register_client_viewset():
     return ClientViewSet("practice_clients")
+
+
+@hooks.register("register_admin_viewset")
+def register_delivery_viewset():
+    return DeliveryViewSet("event_deliveries", url_prefix="event-deliveries")
 
 
 @hooks.register("construct_page_chooser_queryset")
