@@ -202,9 +202,9 @@ class ReadOnlyViewSetMixin:
 
 class PracticeChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, site):
-        from site_core.access.invitations import _practice_name
+        from site_core.access.invitations import practice_name
 
-        return _practice_name(site)
+        return practice_name(site)
 
 
 class InviteClientForm(forms.Form):

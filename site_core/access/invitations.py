@@ -147,7 +147,8 @@ def _language(language):
     return language if language in codes else settings.LANGUAGE_CODE[:2]
 
 
-def _practice_name(site):
+def practice_name(site):
+    """The practice's name as its clients read it (its settings), else the site's."""
     from site_core.base.context import practice_settings
 
     practice = practice_settings(site)
@@ -170,7 +171,7 @@ def invite_client(site, email, *, by, language=None):
         raise PermissionDenied("Only an administrator of this practice may invite its clients.")
     email = normalize_email(email)
     language = _language(language)
-    name = _practice_name(site)
+    name = practice_name(site)
     if members_with_email(site, email).exists():
         raise ValidationError(
             _("%(email)s is already a client of %(practice)s."),

@@ -38,7 +38,7 @@ def invitation(request, token):
     if site is None or invitation.site_id != site.pk:
         return _refused(request, "other_site", 400)
 
-    context = {"invitation": invitation, "practice_name": invitations._practice_name(site),
+    context = {"invitation": invitation, "practice_name": invitations.practice_name(site),
                "portal_url": resolve_url(settings.LOGIN_REDIRECT_URL)}
     user = request.user
     if not user.is_authenticated:
