@@ -15,5 +15,5 @@ def client_of_the_practice(sender, request, user, **kwargs):
     address it was sent to, is recorded as invited."""
     site = Site.find_for_request(request) if request is not None else None
     if site is not None:
-        source = "invitation" if invitations.invited_here(request, site, user) else "signup"
+        source = "invitation" if invitations.invited_here(request, user) else "signup"
         add_client_membership(user, site, source=source)

@@ -217,11 +217,29 @@ def remember(request, invitation):
     request.session[SESSION_KEY] = {"s": invitation.site_id, "e": invitation.email}
 
 
-def invited_here(request, site, user):
-    """Did ``user`` sign up on ``site`` from an invitation to it, at the address it was sent to?
-    (The sign-up receiver records such a client as invited.)"""
+def forget(request):
+    if hasattr(request, "session"):
+        request.session.pop(SESSION_KEY, None)
+
+
+def invited_address(request):
+    """The address of the invitation this visitor opened on this practice's site (the one
+    being served), or None. The sign-up takes it as verified (the email proved it) and the
+    person who signs up with it as invited."""
+    from wagtail.models import Site
+
     session = getattr(request, "session", None)
     held = session.get(SESSION_KEY) if session is not None else None
-    if not isinstance(held, dict) or site is None or held.get("s") != site.pk:
-        return False
-    return holds_email(user, held.get("e") or "")
+    if not isinstance(held, dict) or not isinstance(held.get("e"), str):
+        return None
+    site = Site.find_for_request(request)
+    if site is None or held.get("s") != site.pk:
+        return None
+    return held["e"]
+
+
+def invited_here(request, user):
+    """Did ``user`` just sign up on this practice's site from an invitation to it, at the
+    address it was sent to? (The sign-up receiver records such a client as invited.)"""
+    email = invited_address(request)
+    return email is not None and holds_email(user, email)

@@ -42,13 +42,12 @@ def invitation(request, token):
                "portal_url": resolve_url(settings.LOGIN_REDIRECT_URL)}
     user = request.user
     if not user.is_authenticated:
-        from allauth.account.adapter import get_adapter
-
-        # The email carried the link: signing up from it, with that address, needs no code.
+        # The email carried the link: signing up from it, with that address, needs no code
+        # (modules.accounts' adapter asks invitations.invited_address).
         invitations.remember(request, invitation)
-        get_adapter(request).stash_verified_email(request, invitation.email)
-        back = urlencode({"next": request.path})
-        context.update(signup_url=f"{reverse('account_signup')}?{back}", login_url=f"{reverse('account_login')}?{back}")
+        back = {"next": request.path}
+        context.update(signup_url=f"{reverse('account_signup')}?{urlencode({'email': invitation.email, **back})}",
+                       login_url=f"{reverse('account_login')}?{urlencode(back)}")
         return render(request, TEMPLATE, context, status=200)
     if not invitations.holds_email(user, invitation.email):
         return _refused(request, "other_user", 403)
@@ -60,6 +59,7 @@ def invitation(request, token):
             return _refused(request, "other_user", 403)
         except invitations.InvalidInvitation:
             return _refused(request, "invalid", 400)
+        invitations.forget(request)
         messages.success(request, _("Welcome: you are now a client of %(practice)s.")
                          % {"practice": context["practice_name"]})
         return redirect(context["portal_url"])

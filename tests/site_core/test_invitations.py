@@ -252,14 +252,15 @@ def test_an_anonymous_visitor_is_offered_to_sign_up_or_log_in_and_nothing_is_wri
     assert page.status_code == 200
     text = page.content.decode()
     assert "Cabinet Test vous invite" in text
-    assert f'href="/accounts/signup/?next={quote(invited, safe="")}"' in text
+    signup = f'/accounts/signup/?email=lea%40example.test&amp;next={quote(invited, safe="")}'
+    assert f'href="{signup}"' in text
     assert f'href="/accounts/login/?next={quote(invited, safe="")}"' in text
     # A POST without a login writes nothing.
     refused = http.post(invited, {"csrfmiddlewaretoken": _csrf(http)})
     assert refused.status_code == 200 and _memberships() == []
     # The sign-up form offers the invited address.
-    signup = http.get(f"/accounts/signup/?next={invited}")
-    assert 'value="lea@example.test"' in signup.content.decode()
+    form = http.get(signup.replace("&amp;", "&"))
+    assert 'value="lea@example.test"' in form.content.decode()
 
 
 def test_signing_up_from_the_invitation_makes_an_invited_client_without_a_code(two, invited, mailoutbox):
@@ -281,6 +282,40 @@ def test_signing_up_from_the_invitation_makes_an_invited_client_without_a_code(t
     page, accepted = _post(http, invited)
     assert page.status_code == 200 and accepted.status_code == 302
     assert _memberships() == [("testserver", "lea@example.test", "invitation")]
+
+
+def test_signing_up_with_another_address_asks_for_the_code_as_usual(two, invited, mailoutbox):
+    from site_core.practice.models import User
+
+    http = Client(enforce_csrf_checks=True)
+    http.get(invited)
+    signup_url = f"/accounts/signup/?next={invited}"
+    http.get(signup_url)
+    sent = len(mailoutbox)
+    response = http.post(signup_url, {
+        "first_name": "Léa", "last_name": "Martin", "email": "other@example.test",
+        "password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase",
+        "csrfmiddlewaretoken": http.cookies["csrftoken"].value})
+    assert response.status_code == 302 and response["Location"] == "/accounts/confirm-email/"
+    assert len(mailoutbox) == sent + 1 and mailoutbox[-1].to == ["other@example.test"]  # the code
+    user = User.objects.get(email="other@example.test")
+    assert list(user.emailaddress_set.values_list("email", "verified")) == [("other@example.test", False)]
+    # A member by signing up on the site, not by the invitation (which was for lea@).
+    assert _memberships() == [("testserver", "other@example.test", "signup")]
+
+
+def test_an_invitation_opened_on_one_practice_verifies_nothing_on_another(two, invited):
+    http = Client(HTTP_HOST="testserver", enforce_csrf_checks=True)
+    http.get(invited)
+    other = Client(HTTP_HOST="two.test", enforce_csrf_checks=True)
+    other.cookies = http.cookies  # the same browser, on practice 2's address
+    other.get("/accounts/signup/")
+    response = other.post("/accounts/signup/", {
+        "first_name": "Léa", "last_name": "Martin", "email": "lea@example.test",
+        "password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase",
+        "csrfmiddlewaretoken": other.cookies["csrftoken"].value})
+    assert response.status_code == 302 and response["Location"] == "/accounts/confirm-email/"
+    assert _memberships() == [("two.test", "lea@example.test", "signup")]
 
 
 def test_logging_in_from_the_invitation_comes_back_to_it(two, invited, make_user):
