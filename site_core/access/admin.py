@@ -275,8 +275,8 @@ class InviteClientView(WagtailAdminTemplateMixin, FormView):
         try:
             invite_client(data["site"], data["email"], by=self.request.user, language=data["language"])
         except ValidationError as refused:
-            form.add_error(None if refused.code == "rate_limited" else "email", refused)
-            return self.form_invalid(form, status=429 if refused.code == "rate_limited" else 400)
+            form.add_error("email" if refused.code in ("invalid_email", "already_member") else None, refused)
+            return self.form_invalid(form, status={"rate_limited": 429, "not_sent": 503}.get(refused.code, 400))
         messages.success(self.request, gettext("Invitation sent to %(email)s.")
                          % {"email": data["email"].strip().lower()})
         return redirect("practice_clients:index")

@@ -16,6 +16,7 @@ confirmation code.
 """
 
 import logging
+import smtplib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -163,7 +164,7 @@ def invite_client(site, email, *, by, language=None):
 
     Refused before anything is sent: PermissionDenied if ``by`` does not administer ``site``;
     ValidationError for an invalid address (code ``invalid_email``), a person already a client
-    of the practice (``already_member``), or an administrator who sent too many invitations
+    of the practice (``already_member``), a mail server that refused the email (``not_sent``), or an administrator who sent too many invitations
     in a short time (``rate_limited``, ``ratelimits`` group ``invitation``: 50 an hour by
     default). Only invitations that would be sent are counted.
     """
@@ -193,7 +194,13 @@ def invite_client(site, email, *, by, language=None):
                    "inviter": by.get_full_name() or by.email or name, "email": email}
         subject = _("%(practice)s invites you to its client area") % {"practice": name}
         body = render_to_string("site_core/email/invitation.txt", context)
-    EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [email]).send(fail_silently=False)
+    try:
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [email]).send(fail_silently=False)
+    except (smtplib.SMTPException, OSError):
+        logger.exception("Invitation to practice %s for %s could not be sent", site.pk, email)
+        raise ValidationError(
+            _("The invitation could not be sent: the mail server did not take it. Please try again in a moment."),
+            code="not_sent") from None
     logger.info("Invitation to practice %s sent to %s by user %s", site.pk, email, by.pk)
     return url
 

@@ -428,6 +428,20 @@ def test_refusals_show_on_the_form(two, admin_one, make_user, mailoutbox, settin
     assert [m.to for m in mailoutbox] == [["a@example.test"]]
 
 
+def test_a_mail_server_that_refuses_shows_on_the_form_not_a_500(two, admin_one, mailoutbox, monkeypatch):
+    import smtplib
+
+    def refuse(self, messages):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", refuse)
+    _form, failed = _submit(_admin(admin_one), {"site": two[0].site.pk, "email": "nina@example.test",
+                                                "language": "fr"})
+    assert failed.status_code == 503
+    assert "L’invitation n’a pas pu être envoyée" in failed.content.decode()
+    assert mailoutbox == [] and not _memberships()
+
+
 def test_a_practice_two_administrator_cannot_invite_to_practice_one(two, admin_two, mailoutbox):
     http = _admin(admin_two)
     form = http.get("/admin/practice_clients/invite/")
