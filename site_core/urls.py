@@ -7,6 +7,7 @@ from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
 from site_core import views
+from site_core.access import views as access_views
 from site_core.api import api
 from site_core.modules import all_modules
 from site_core.payments.urls import webhook_urlpatterns
@@ -42,6 +43,7 @@ urlpatterns = [
 urlpatterns += i18n_patterns(
     path("accounts/", include("allauth.urls")),
     path("payments/", include("site_core.payments.urls")),
+    path("invitation/<str:token>/", access_views.invitation, name="invitation"),
     *module_urlpatterns(),
     path("", include(wagtail_urls)),
     prefix_default_language=False,

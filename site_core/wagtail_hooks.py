@@ -1,20 +1,37 @@
 """The kernel's admin: a practice's clients, and Wagtail's own views kept to the user's practices."""
 
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.ui.tables import Column
+from wagtail.admin.views.generic.models import IndexView
 from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.widgets.button import HeaderButton
 
 from site_core import access
-from site_core.access.admin import ModuleMenuItemMixin, ReadOnlyViewSetMixin
+from site_core.access.admin import InviteClientView, ModuleMenuItemMixin, ReadOnlyViewSetMixin
+from site_core.access.event_admin import DeliveryViewSet
 from site_core.practice.models import ClientMembership
+
+
+class ClientIndexView(IndexView):
+    """The clients listing, with "Invite a client" for whoever administers a practice."""
+
+    @cached_property
+    def header_buttons(self):
+        buttons = list(super().header_buttons)
+        if access.administers_any(self.request.user):
+            buttons.append(HeaderButton(_("Invite a client"), url=reverse("practice_clients:invite"),
+                                        icon_name="mail"))
+        return buttons
 
 
 class ClientViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet):
     """A practice's clients: the people who signed up, booked or were invited on its site."""
 
     model = ClientMembership
+    index_view_class = ClientIndexView
     owner_path = None
     site_path = "site"
     icon = "group"
@@ -39,12 +56,18 @@ class ClientViewSet(ReadOnlyViewSetMixin, ModuleMenuItemMixin, ModelViewSet):
             path("", self.index_view, name="index"),
             path("results/", self.index_results_view, name="index_results"),
             path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
+            path("invite/", InviteClientView.as_view(), name="invite"),
         ]
 
 
 @hooks.register("register_admin_viewset")
 def register_client_viewset():
     return ClientViewSet("practice_clients")
+
+
+@hooks.register("register_admin_viewset")
+def register_delivery_viewset():
+    return DeliveryViewSet("event_deliveries", url_prefix="event-deliveries")
 
 
 @hooks.register("construct_page_chooser_queryset")

@@ -1,9 +1,18 @@
 """Helpers for modules' Wagtail admin views: module gating, "this practice's rows only" and
 "an expert's own rows only" (site_core.access holds the definition)."""
 
-from django.core.exceptions import PermissionDenied
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import FormView
 from wagtail.admin.menu import MenuItem
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.models import Site
 
 from site_core import access
@@ -187,3 +196,92 @@ class ReadOnlyViewSetMixin:
         view_kwargs = super().get_common_view_kwargs(**kwargs)
         view_kwargs.update(add_url_name=None, edit_url_name=None, delete_url_name=None)
         return view_kwargs
+
+
+# --- Client invitations (site_core.access.invitations) --------------------------------------
+
+class PracticeChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, site):
+        from site_core.access.invitations import practice_name
+
+        return practice_name(site)
+
+
+class InviteClientForm(forms.Form):
+    site = PracticeChoiceField(label=_("Practice"), queryset=Site.objects.none(), empty_label=None)
+    email = forms.CharField(label=_("Email address"), max_length=254,
+                            widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    language = forms.ChoiceField(label=_("Language of the email"), choices=settings.LANGUAGES,
+                                 initial=settings.LANGUAGE_CODE[:2])
+
+    def __init__(self, *args, user, current=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        sites = access.administered_sites(user).order_by("site_name", "hostname", "pk")
+        field = self.fields["site"]
+        field.queryset = sites
+        if current is not None and sites.filter(pk=current.pk).exists():
+            field.initial = current.pk
+        if len(field.choices) == 1:
+            field.help_text = _("The practice you administer.")
+
+
+class InviteClientView(WagtailAdminTemplateMixin, FormView):
+    """"Invite a client" (the Clients listing's header button): a practice's administrator
+    picks one of their practices (the install owner any), types an address and a language;
+    site_core.access.invitations sends the email. Refusals come back on the form."""
+
+    template_name = "site_core/admin/invite_client.html"
+    form_class = InviteClientForm
+    page_title = _("Invite a client")
+    header_icon = "mail"
+    _submit = _("Send the invitation")
+
+    def dispatch(self, request, *args, **kwargs):
+        if not access.administers_any(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [
+            {"url": reverse("practice_clients:index"), "label": gettext("Clients")},
+            {"url": "", "label": self.get_page_title()},
+        ]
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user, "current": admin_site(self.request)}
+
+    def get_context_data(self, **kwargs):
+        from site_core.access.invitations import valid_days
+
+        return super().get_context_data(action_url=reverse("practice_clients:invite"),
+                                        submit_button_label=self._submit, invitation_days=valid_days(), **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        # A practice one does not administer, named by its id: refused, not merely invalid.
+        # (Raising PermissionDenied here would become Wagtail's redirect to the dashboard.)
+        named = request.POST.get("site", "")
+        site = Site.objects.filter(pk=int(named)).first() if named.isdigit() else None
+        if site is not None and not access.is_practice_admin(request.user, site):
+            form = self.get_form()
+            form.is_valid()
+            form.add_error(None, gettext("You do not administer this practice: choose one of yours."))
+            return self.form_invalid(form, status=403)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        from site_core.access.invitations import invite_client
+
+        data = form.cleaned_data
+        try:
+            invite_client(data["site"], data["email"], by=self.request.user, language=data["language"])
+        except ValidationError as refused:
+            form.add_error("email" if refused.code in ("invalid_email", "already_member") else None, refused)
+            return self.form_invalid(form, status={"rate_limited": 429, "not_sent": 503}.get(refused.code, 400))
+        messages.success(self.request, gettext("Invitation sent to %(email)s.")
+                         % {"email": data["email"].strip().lower()})
+        return redirect("practice_clients:index")
+
+    def form_invalid(self, form, status=400):
+        response = self.render_to_response(self.get_context_data(form=form))
+        response.status_code = status
+        return response

@@ -32,6 +32,9 @@ DEFAULT_LIMITS = {
     "booking": {"address": "40/10m", "account": "30/10m"},
     "promo_code": {"address": "10/10m", "account": "10/10m"},
     "contact": {"address": "10/h", "account": "10/h"},
+    # Client invitations, per administrator (site_core.access.invitations): counted by account
+    # only, outside any request, so a script calling the service is held like the admin form.
+    "invitation": {"address": "50/h", "account": "50/h"},
 }
 
 
@@ -79,6 +82,17 @@ def hit(request, group: str) -> None:
             waits.append(max(1, int(usage["time_left"])))
     if waits:
         raise RateLimited(group, max(waits))
+
+
+def hit_account(group: str, user) -> None:
+    """Counts one attempt of ``group`` by ``user`` where there is no request (a service's own
+    limit, e.g. invitations sent by one administrator): the same fixed-window counter as the
+    per-account half of ``hit``; raises RateLimited once over the limit."""
+    rate = limits(group)["account"]
+    usage = get_usage(None, group=f"cabinet.{group}", key=lambda _group, _request: f"account:{user.pk}",
+                      rate=rate, increment=True)
+    if usage is not None and usage["should_limit"]:
+        raise RateLimited(group, max(1, int(usage["time_left"])))
 
 
 def limit_posts(group: str):

@@ -149,6 +149,7 @@ class ExpertIndexPage(Page):
 RESERVED_SLUGS = {
     "admin", "accounts", "account", "api", "en", "fr", "static", "media", "documents",
     "payments", "ws", "sitemap.xml", "robots.txt", "i18n", "portal", "contact", "healthz",
+    "invitation",
 }
 
 

@@ -230,6 +230,8 @@ else:
 # Anonymous page views are cached this many seconds (0 turns it off); a
 # publish anywhere on the site invalidates them at once.
 CABINET_PAGE_CACHE_SECONDS = env_int("CABINET_PAGE_CACHE_SECONDS", 300)
+# How long the link of a client invitation (site_core.access.invitations) stays valid.
+CABINET_INVITATION_DAYS = env_int("CABINET_INVITATION_DAYS", 14)
 
 # --- Email -----------------------------------------------------------------
 _email = dj_email_url.parse(os.environ.get("EMAIL_URL", "console://"))

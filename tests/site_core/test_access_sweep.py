@@ -57,7 +57,7 @@ SKIPPED_LISTS = {"wagtailadmin_logout", "wagtailadmin_login", "wagtailadmin_erro
                  "wagtailadmin_password_reset_complete", "wagtailadmin_dismissibles", "wagtailadmin_block_preview",
                  "appointments:switch", "wagtailembeds:chooser_upload"}
 # Views that answer only POST: swept with a POST that must change nothing.
-POST_ONLY = {"appointments:act", "payment_admin:promo_code"}
+POST_ONLY = {"appointments:act", "payment_admin:promo_code", "event_deliveries:retry"}
 DENIED = (403, 404)
 
 
@@ -134,10 +134,17 @@ def _practice_data(practice, tag, make_expert, make_user, capture):
                            message="Bonjour")
     promo = PromoCode.objects.create(site=practice.site, code=f"PROMO{tag.upper()}", kind="percent", percent=10,
                                      client=client_user)
+    from site_core.events.models import Delivery
     from site_core.practice.models import ClientMembership
 
+    # One of the practice's event deliveries, failing (as the admin lists it by default) with
+    # an error that names the client: the deliveries' list and inspect view are swept too.
+    delivery = Delivery.objects.filter(event__site=practice.site, event__name="order_paid").get()
+    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.FAILED, attempts=8,
+                                                   last_error=f"RuntimeError: no mailbox {client_user.email}")
     media = _practice_media(practice, tag, expert.user)
     return {**media,
+        "delivery": delivery,
         "practice": practice, "host": host, "expert": expert, "page": page, "page_en": page_en,
         "client": client_user, "appointment": appointment, "order": appointment.order, "payment": payment,
         "refund": refund, "offering": offering, "rule": rule, "exception": exception, "profile": profile,
@@ -232,6 +239,7 @@ def _object_samples(data):
         Offering,
     )
     from modules.contact.models import ContactMessage
+    from site_core.events.models import Delivery
     from site_core.payments.models import Order, Payment, PromoCode, Refund
     from site_core.practice.models import ClientMembership, User
 
@@ -239,7 +247,7 @@ def _object_samples(data):
             AvailabilityException: data["exception"], BookingProfile: data["profile"],
             ContactMessage: data["message"], Payment: data["payment"], PromoCode: data["promo"],
             ClientMembership: data["membership"], Order: data["order"], Refund: data["refund"],
-            User: data["client"]}
+            User: data["client"], Delivery: data["delivery"]}
 
 
 def admin_object_urls(data):
@@ -328,6 +336,7 @@ def test_practice_two_staff_are_refused_practice_one_objects_in_the_admin(world)
     for expected in ("appointments:inspect", "appointments:act", "payment_admin:inspect", "payment_admin:refund",
                      "practice_clients:inspect", "booking_offerings:edit", "wagtailadmin_pages:edit",
                      "wagtailusers_users:edit", "wagtailsnippets_payments_promocode:edit",
+                     "event_deliveries:inspect", "event_deliveries:retry",
                      "wagtailimages:edit", "wagtailimages:delete", "wagtailimages:image_usage",
                      "wagtailimages_chooser:chosen", "wagtailimages:create_multiple_from_uploaded_image",
                      "wagtaildocs:edit", "wagtaildocs:delete", "wagtaildocs_chooser:chosen",
@@ -360,6 +369,7 @@ def test_nothing_of_practice_one_changes_when_practice_two_staff_post(world):
         assert refused(http.post(reverse("payment_admin:promo_code", args=[one["payment"].pk]))), role
         assert refused(http.post(reverse("booking_offerings:delete", args=[one["offering"].pk]))), role
         assert refused(http.post(reverse("wagtailsnippets_payments_promocode:delete", args=[one["promo"].pk]))), role
+        assert refused(http.post(reverse("event_deliveries:retry", args=[one["delivery"].pk]))), role
         for name, obj in (("wagtailimages", one["image"]), ("wagtaildocs", one["document"])):
             assert refused(http.post(reverse(f"{name}:edit", args=[obj.pk]), {"title": "Taken"})), (role, name)
             assert refused(http.post(reverse(f"{name}:delete", args=[obj.pk]))), (role, name)
@@ -368,6 +378,7 @@ def test_nothing_of_practice_one_changes_when_practice_two_staff_post(world):
     assert Refund.objects.filter(payment=one["payment"]).count() == 1
     assert one["offering"].__class__.objects.filter(pk=one["offering"].pk).exists()
     assert one["promo"].__class__.objects.filter(pk=one["promo"].pk).exists()
+    assert one["delivery"].__class__.objects.get(pk=one["delivery"].pk).state == "failed"
     for obj in (one["image"], one["document"]):
         assert obj.__class__.objects.get(pk=obj.pk).title == obj.title
 
@@ -388,7 +399,8 @@ def test_the_owner_and_each_practice_own_staff_open_their_objects(world):
                         reverse("wagtailsnippets_payments_promocode:edit", args=[data["promo"].pk]),
                         reverse("wagtailadmin_pages:edit", args=[data["page"].pk]),
                         reverse("wagtailsettings:edit", args=["site_core", "practicesettings",
-                                                              data["practice"].site.pk])):
+                                                              data["practice"].site.pk]),
+                        reverse("event_deliveries:inspect", args=[data["delivery"].pk])):
                 response = http.get(url)
                 assert response.status_code == 200, (who, n, url, response.status_code)
         for url in (reverse("appointments:inspect", args=[data["appointment"].pk]),
@@ -399,6 +411,9 @@ def test_the_owner_and_each_practice_own_staff_open_their_objects(world):
         # An expert moves no money and sees no client list.
         assert refused(own_expert.get(reverse("payment_admin:refund", args=[data["payment"].pk])))
         assert refused(own_expert.get(reverse("practice_clients:index")))
+        # Nor the outbox's deliveries.
+        assert refused(own_expert.get(reverse("event_deliveries:index")))
+        assert refused(own_expert.get(reverse("event_deliveries:inspect", args=[data["delivery"].pk])))
     # Users and groups stay the owner's.
     assert owner.get(reverse("wagtailusers_users:edit", args=[world["one"]["client"].pk])).status_code == 200
     assert refused(logged_in(world["one"]["admin"], ONE).get(
@@ -478,8 +493,8 @@ def test_practice_two_staff_never_see_practice_one_clients_in_lists(world):
     # The sweep looked at real pages: the practice-2 administrator's lists answered.
     for name in ("dashboard", "appointments:index", "payment_admin:index", "practice_clients:index",
                  "practice_clients:index csv", "booking_offerings:index", "wagtailsnippets_payments_promocode:list",
-                 "explorer", "page search", "page chooser", "wagtailimages:index", "images search",
-                 "wagtailimages_chooser:choose", "image chooser search", "wagtailimages:add_multiple",
+                 "explorer", "page search", "page chooser", "event_deliveries:index", "wagtailimages:index",
+                 "images search", "wagtailimages_chooser:choose", "image chooser search", "wagtailimages:add_multiple",
                  "wagtaildocs:index", "documents search", "wagtaildocs_chooser:choose", "document chooser search",
                  "wagtaildocs:add_multiple", "wagtailadmin_api:images:listing", "admin API images search"):
         assert name in shown["administrator"], name
@@ -496,6 +511,9 @@ def test_lists_show_the_practice_own_rows_and_the_owner_both(world):
         assert one["client"].last_name in body and two["client"].last_name in body, name
     payments = owner.get(reverse("payment_admin:index")).content.decode()
     assert str(one["order"]) in payments and str(two["order"]) in payments
+    deliveries = owner.get(reverse("event_deliveries:index")).content.decode()
+    assert one["client"].email in deliveries and two["client"].email in deliveries
+    assert two["client"].email in logged_in(two["admin"], TWO).get(reverse("event_deliveries:index")).content.decode()
     clients_csv = body_of(owner.get(reverse("practice_clients:index") + "?export=csv"))
     assert one["client"].email in clients_csv and two["client"].email in clients_csv
     admin_two = logged_in(two["admin"], TWO)
