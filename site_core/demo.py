@@ -24,6 +24,7 @@ from site_core.access.services import (
     add_practice_admin,
     create_expert,
     link_expert_user,
+    practice_collection,
 )
 from site_core.pages.models import ContentPage, ExpertIndexPage, ExpertPage, HomePage
 from site_core.practice.models import Expert, PracticeSettings, User
@@ -81,12 +82,17 @@ def portrait(name, seed):
     return buffer
 
 
-def get_or_create_image(title, seed):
+def get_or_create_image(title, seed, collection=None):
+    """The demo photo ``title``, in ``collection`` (its practice's: a demo seeded before
+    practices had collections had them in the root; None: the root, the install owner's)."""
     image = Image.objects.filter(title=title).first()
     if image is None:
-        image = Image(title=title)
+        image = Image(title=title, **({"collection": collection} if collection else {}))
         image.file = ImageFile(portrait(title, seed), name=f"{seed}.jpg")
         image.save()
+    elif collection is not None and image.collection_id != collection.pk:
+        image.collection = collection
+        image.save(update_fields=["collection"])
     return image
 
 
@@ -344,7 +350,7 @@ def seed_practice(practice, stdout):
         expert = Expert.objects.filter(user=user).first() or create_expert(name=name, site=site)
         if expert.user_id != user.pk:
             link_expert_user(expert, user)
-        photo = get_or_create_image(name, spec["slug"])
+        photo = get_or_create_image(name, spec["slug"], practice_collection(site))
         specialty, summary, bio = spec["fr"]
         page_fr, _ = add_child(index_fr, ExpertPage(
             title=name, slug=spec["slug"], expert=expert, display_name=name, specialty=specialty,

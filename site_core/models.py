@@ -7,6 +7,7 @@ from site_core.pages.models import ContentPage, ExpertIndexPage, ExpertPage, Hom
 from site_core.practice.models import (  # noqa: F401
     ClientMembership,
     Expert,
+    PracticeCollection,
     PracticeGroup,
     PracticeSettings,
     User,

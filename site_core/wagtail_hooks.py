@@ -96,3 +96,29 @@ def explorer_own_practices(parent_page, pages, request):
 def owner_only_reports(request, menu_items):
     if not access.is_install_owner(request.user):
         menu_items[:] = [item for item in menu_items if item.name not in access.OWNER_ONLY_REPORTS]
+
+
+def _choosable_only(viewset):
+    """An admin API endpoint of images or documents that answers only what the user may
+    choose or edit (Wagtail's lists every one to anyone with admin access)."""
+    from wagtail.permissions import policy_registry
+
+    class ChoosableOnly(viewset):
+        def get_queryset(self):
+            policy = policy_registry.get_by_type(self.model)
+            allowed = policy.instances_user_has_any_permission_for(self.request.user, ["choose", "change"])
+            return super().get_queryset().filter(pk__in=allowed.values("pk"))
+
+    ChoosableOnly.__name__ = ChoosableOnly.__qualname__ = viewset.__name__
+    return ChoosableOnly
+
+
+@hooks.register("construct_admin_api", order=100)
+def media_of_own_practices_in_the_admin_api(router):
+    """The admin API's images and documents (after Wagtail registers them): a practice's staff
+    get their practice's collection only, like the choosers and listings."""
+    from wagtail.documents.api.admin.views import DocumentsAdminAPIViewSet
+    from wagtail.images.api.admin.views import ImagesAdminAPIViewSet
+
+    router.register_endpoint("images", _choosable_only(ImagesAdminAPIViewSet))
+    router.register_endpoint("documents", _choosable_only(DocumentsAdminAPIViewSet))

@@ -192,6 +192,39 @@ def build_practice(hostname="testserver", port=80, *, name="Cabinet Test", theme
     return built
 
 
+def image_file(name="photo.png", colour=(200, 120, 80)):
+    """A small PNG, as an upload."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (40, 30), colour).save(buffer, format="PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
+def make_image(title, collection, uploaded_by=None):
+    """An image in ``collection`` (a practice's: site_core.access.services.practice_collection)."""
+    from django.core.files.images import ImageFile
+    from wagtail.images import get_image_model
+
+    image = get_image_model()(title=title, collection=collection, uploaded_by_user=uploaded_by)
+    image.file = ImageFile(image_file(f"{title.lower().replace(' ', '-')}.png"))
+    image.save()
+    return image
+
+
+def make_document(title, collection, uploaded_by=None):
+    from django.core.files.base import ContentFile
+    from wagtail.documents import get_document_model
+
+    document = get_document_model()(title=title, collection=collection, uploaded_by_user=uploaded_by)
+    document.file.save(f"{title.lower().replace(' ', '-')}.txt", ContentFile(b"Bonjour"), save=False)
+    document.save()
+    return document
+
+
 @pytest.fixture
 def practice(db):
     from wagtail.models import Site

@@ -29,18 +29,10 @@ def experts_group():
             group.permissions.add(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )
-    if created:
-        from wagtail.models import Collection
-
-        root = Collection.get_first_root_node()
-        for codename in ("add_image", "choose_image"):
-            GroupCollectionPermission.objects.get_or_create(
-                group=group,
-                collection=root,
-                permission=Permission.objects.get(
-                    content_type__app_label="wagtailimages", codename=codename
-                ),
-            )
+    # Shared by every practice's experts: no collection permission here, or one practice's
+    # experts would choose another's images. Theirs is on their practice's collection
+    # (setup_practice_groups); an install set up before that had add/choose on the root.
+    _drop_shared_experts_collection_permissions()
     return group
 
 
@@ -128,12 +120,17 @@ def sync_expert_access(expert):
 
 PRACTICE_PAGE_PERMISSIONS = ("add_page", "bulk_delete_page", "change_page", "lock_page", "publish_page",
                              "unlock_page")
-# On the root collection, shared by every practice: add and choose only. Wagtail lets the
-# uploader change and delete their own images and documents; "change" here would let one
-# practice's administrator edit or delete another practice's photos.
+# On the practice's own collection (site_core.PracticeCollection, a child of the root) and
+# nowhere else: its administrators manage every image and document in it, its experts add
+# images there and choose among them (Wagtail lets an uploader edit their own). Wagtail's
+# collection permission policy then keeps listings, choosers, search, usage and upload forms
+# to that collection. Nothing is granted on the root: what sits there is the install owner's.
 PRACTICE_COLLECTION_PERMISSIONS = (
+    ("wagtailimages", ("add_image", "change_image", "choose_image", "delete_image")),
+    ("wagtaildocs", ("add_document", "change_document", "choose_document", "delete_document")),
+)
+EXPERT_COLLECTION_PERMISSIONS = (
     ("wagtailimages", ("add_image", "choose_image")),
-    ("wagtaildocs", ("add_document", "choose_document")),
 )
 # Kernel models a practice administrator manages; the rest of the kernel (accounts, the
 # practice groups themselves) stays the install owner's.
@@ -188,12 +185,13 @@ def _practice_group(site, role):
 
 @transaction.atomic
 def setup_practice_groups(site):
-    """Create, or bring up to date, the practice's two groups: its administrators (the admin,
-    every practice model, the site's settings, pages of its tree in every language, images
-    and documents) and its experts (membership only: what experts may do is the shared
-    "Experts" group). Idempotent: run when a practice's site is saved, after migrations and
-    by the demo."""
-    from wagtail.models import Collection, GroupSitePermission, Page
+    """Create, or bring up to date, the practice's two groups and its collection: its
+    administrators (the admin, every practice model, the site's settings, pages of its tree
+    in every language, the images and documents of the practice's collection) and its
+    experts (adding and choosing images in the practice's collection; the rest of what
+    experts may do is the shared "Experts" group). Idempotent: run when a practice's site is
+    saved, after migrations and by the demo."""
+    from wagtail.models import GroupSitePermission, Page
 
     from site_core.access import ADMINS, EXPERTS
     from site_core.practice.models import User
@@ -222,17 +220,66 @@ def setup_practice_groups(site):
         if (page_id, permission.pk) not in existing
     ])
 
-    collection = Collection.get_first_root_node()
-    if collection is not None:
-        wanted = [permission.pk for app_label, codenames in PRACTICE_COLLECTION_PERMISSIONS
-                  for permission in Permission.objects.filter(content_type__app_label=app_label,
-                                                              codename__in=codenames)]
-        GroupCollectionPermission.objects.filter(group=admins).exclude(permission_id__in=wanted).delete()
-        for app_label, codenames in PRACTICE_COLLECTION_PERMISSIONS:
-            for permission in Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames):
-                GroupCollectionPermission.objects.get_or_create(group=admins, collection=collection,
-                                                                permission=permission)
+    collection = practice_collection(site)
+    _grant_collection_permissions(admins, collection, PRACTICE_COLLECTION_PERMISSIONS)
+    _grant_collection_permissions(experts, collection, EXPERT_COLLECTION_PERMISSIONS)
+    _drop_shared_experts_collection_permissions()
     return admins
+
+
+def _collection_name(site):
+    return (site.site_name or site.hostname)[:255]
+
+
+@transaction.atomic
+def practice_collection(site):
+    """The practice's collection of images and documents: a child of the root collection
+    named after the practice, made on first call (and again if it was deleted). None while
+    there is no root collection (during migrations, before Wagtail's)."""
+    from wagtail.models import Collection
+
+    from site_core.practice.models import PracticeCollection
+
+    row = PracticeCollection.objects.filter(site=site).select_related("collection").first()
+    if row is not None:
+        return row.collection
+    root = Collection.get_first_root_node()
+    if root is None:
+        return None
+    # Two practices made at once would take the same place in the tree: one at a time.
+    root = Collection.objects.select_for_update().get(pk=root.pk)
+    row = PracticeCollection.objects.filter(site=site).select_related("collection").first()
+    if row is not None:
+        return row.collection
+    name = _collection_name(site)
+    # A collection the install owner made under that name is not the practice's to take.
+    if root.get_children().filter(name=name).exists():
+        name = f"{name} #{site.pk}"[:255]
+    collection = root.add_child(instance=Collection(name=name))
+    PracticeCollection.objects.create(site=site, collection=collection)
+    return collection
+
+
+def _grant_collection_permissions(group, collection, grants):
+    """``group`` holds exactly ``grants`` on ``collection`` (and its children), and no
+    collection permission anywhere else (the root's, from before practices had collections,
+    are dropped)."""
+    if collection is None:
+        return
+    wanted = [permission.pk for app_label, codenames in grants
+              for permission in Permission.objects.filter(content_type__app_label=app_label,
+                                                          codename__in=codenames)]
+    GroupCollectionPermission.objects.filter(group=group).exclude(
+        collection=collection, permission_id__in=wanted).delete()
+    existing = set(GroupCollectionPermission.objects.filter(group=group).values_list("permission_id", flat=True))
+    GroupCollectionPermission.objects.bulk_create([
+        GroupCollectionPermission(group=group, collection=collection, permission_id=permission_id)
+        for permission_id in wanted if permission_id not in existing
+    ])
+
+
+def _drop_shared_experts_collection_permissions():
+    GroupCollectionPermission.objects.filter(group__name=EXPERTS_GROUP).delete()
 
 
 def setup_all_practices(sender=None, **kwargs):

@@ -211,6 +211,28 @@ class PracticeGroup(models.Model):
         return f"{self.site} – {self.get_role_display()}"
 
 
+class PracticeCollection(models.Model):
+    """The practice's own collection of images and documents (a child of the root collection).
+
+    Its administrators may add, choose and edit what is in it, its experts add and choose
+    images there; nobody of another practice sees it. The root collection and anything else
+    outside the practices' collections stay the install owner's. Made and kept by
+    site_core.access.services.setup_practice_groups.
+    """
+
+    site = models.OneToOneField("wagtailcore.Site", verbose_name=_("practice"), on_delete=models.CASCADE,
+                                related_name="practice_collection")
+    collection = models.OneToOneField("wagtailcore.Collection", verbose_name=_("collection"),
+                                      on_delete=models.CASCADE, related_name="practice")
+
+    class Meta:
+        verbose_name = _("practice collection")
+        verbose_name_plural = _("practice collections")
+
+    def __str__(self):
+        return str(self.collection)
+
+
 class ClientMembership(models.Model):
     """A person is a client of this practice: they signed up, booked or were invited on its site.
 

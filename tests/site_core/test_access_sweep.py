@@ -30,14 +30,18 @@ from tests.conftest import build_practice
 ONE, TWO = "one.test", "two.test"
 PROJECT_PACKAGES = ("site_core", "modules")
 
-# Wagtail admin namespaces whose URLs name no practice's object (images and documents are
-# shared by the install; sites, users' groups, locales, workflows, redirects and forms need
-# permissions only the install owner has), or views of the user's own (account, editing
-# sessions). Anything else with a parameter must be swept.
+# Wagtail admin namespaces whose URLs name no practice's object (sites, users' groups,
+# locales, workflows, redirects and forms need permissions only the install owner has), or
+# views of the user's own (account, editing sessions). Anything else with a parameter must be
+# swept.
 NOT_PRACTICE_OBJECTS = {
-    "wagtailadmin_api:documents", "wagtailadmin_api:images", "wagtailadmin_collections", "wagtaildocs",
-    "wagtaildocs_chooser", "wagtailimages", "wagtailimages_chooser", "wagtaillocales", "wagtailredirects",
+    "wagtaillocales", "wagtailredirects",
     "wagtailsites", "wagtailusers_groups", "wagtailadmin_workflows", "wagtailforms", "wagtailadmin_editing_sessions",
+}
+# Images, documents and collections: each practice's are in its own collection.
+MEDIA_NAMESPACES = {
+    "wagtailimages", "wagtailimages_chooser", "wagtailadmin_api:images", "wagtaildocs", "wagtaildocs_chooser",
+    "wagtailadmin_api:documents", "wagtailadmin_collections",
 }
 NOT_PRACTICE_OBJECT_URLS = {
     # A page type's listings (its uses, where one may create one): swept as lists.
@@ -138,7 +142,8 @@ def _practice_data(practice, tag, make_expert, make_user, capture):
     delivery = Delivery.objects.filter(event__site=practice.site, event__name="order_paid").get()
     Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.FAILED, attempts=8,
                                                    last_error=f"RuntimeError: no mailbox {client_user.email}")
-    return {
+    media = _practice_media(practice, tag, expert.user)
+    return {**media,
         "delivery": delivery,
         "practice": practice, "host": host, "expert": expert, "page": page, "page_en": page_en,
         "client": client_user, "appointment": appointment, "order": appointment.order, "payment": payment,
@@ -147,8 +152,32 @@ def _practice_data(practice, tag, make_expert, make_user, capture):
         "membership": ClientMembership.objects.get(site=practice.site, user=client_user),
         "answer_token": notifications.answer_token(appointment),
         # What must never reach the other practice's staff.
-        "markers": [client_user.email, client_user.last_name, appointment.code],
+        "markers": [client_user.email, client_user.last_name, appointment.code, media["image"].title,
+                    media["document"].title],
     }
+
+
+def _practice_media(practice, tag, uploader):
+    """An image and a document in the practice's collection, and an upload of each waiting for
+    its details (multiple upload), all by the practice's expert."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.files.base import ContentFile
+    from wagtail.documents import get_document_model
+    from wagtail.images import get_image_model
+    from wagtail.models import UploadedFile
+
+    from site_core.access.services import practice_collection
+    from tests.conftest import image_file, make_document, make_image
+
+    collection = practice_collection(practice.site)
+    uploads = {}
+    for key, model, file in (("image_upload", get_image_model(), image_file(f"upload-{tag}.png")),
+                             ("document_upload", get_document_model(), ContentFile(b"x", name=f"upload-{tag}.txt"))):
+        uploads[key] = UploadedFile.objects.create(for_content_type=ContentType.objects.get_for_model(model),
+                                                   file=file, uploaded_by_user=uploader)
+    return {"collection": collection, **uploads,
+            "image": make_image(f"Portrait {tag.capitalize()} Qx7", collection, uploader),
+            "document": make_document(f"Brochure {tag.capitalize()} Zk4", collection, uploader)}
 
 
 @pytest.fixture
@@ -265,6 +294,19 @@ def admin_object_urls(data):
             urls.append((name, reverse(name, kwargs={p: values[p] for p in params})))
             if "page_id" in params and name == "wagtailadmin_pages:edit":
                 urls.append((f"{name} (en)", reverse(name, kwargs={"page_id": page_en.pk})))
+        elif namespace in MEDIA_NAMESPACES:
+            image, document = data["image"], data["document"]
+            is_document = "doc" in namespace
+            values = {"image_id": image.pk, "document_id": document.pk, "doc_id": document.pk,
+                      "filter_spec": "fill-80x80",
+                      "uploaded_file_id": data["document_upload" if is_document else "image_upload"].pk,
+                      "pk": data["collection"].pk if "collections" in namespace
+                      else (document if is_document else image).pk,
+                      "collection_id": data["collection"].pk}
+            if any(p not in values for p in params):
+                unclassified.append(f"{name} {params}")
+                continue
+            urls.append((name, reverse(name, kwargs={p: values[p] for p in params})))
         elif namespace == "wagtailusers_users":
             if params != ["pk"]:
                 unclassified.append(f"{name} {params}")
@@ -294,7 +336,12 @@ def test_practice_two_staff_are_refused_practice_one_objects_in_the_admin(world)
     for expected in ("appointments:inspect", "appointments:act", "payment_admin:inspect", "payment_admin:refund",
                      "practice_clients:inspect", "booking_offerings:edit", "wagtailadmin_pages:edit",
                      "wagtailusers_users:edit", "wagtailsnippets_payments_promocode:edit",
-                     "event_deliveries:inspect", "event_deliveries:retry"):
+                     "event_deliveries:inspect", "event_deliveries:retry",
+                     "wagtailimages:edit", "wagtailimages:delete", "wagtailimages:image_usage",
+                     "wagtailimages_chooser:chosen", "wagtailimages:create_multiple_from_uploaded_image",
+                     "wagtaildocs:edit", "wagtaildocs:delete", "wagtaildocs_chooser:chosen",
+                     "wagtailadmin_api:images:detail", "wagtailadmin_api:documents:detail",
+                     "wagtailadmin_collections:edit"):
         assert expected in names, expected
     problems = []
     for role, http in staff_of_two(world).items():
@@ -323,11 +370,17 @@ def test_nothing_of_practice_one_changes_when_practice_two_staff_post(world):
         assert refused(http.post(reverse("booking_offerings:delete", args=[one["offering"].pk]))), role
         assert refused(http.post(reverse("wagtailsnippets_payments_promocode:delete", args=[one["promo"].pk]))), role
         assert refused(http.post(reverse("event_deliveries:retry", args=[one["delivery"].pk]))), role
+        for name, obj in (("wagtailimages", one["image"]), ("wagtaildocs", one["document"])):
+            assert refused(http.post(reverse(f"{name}:edit", args=[obj.pk]), {"title": "Taken"})), (role, name)
+            assert refused(http.post(reverse(f"{name}:delete", args=[obj.pk]))), (role, name)
+            assert refused(http.post(reverse(f"{name}:delete_multiple", args=[obj.pk]))), (role, name)
     assert Appointment.objects.get(pk=pending.pk).state == pending.state
     assert Refund.objects.filter(payment=one["payment"]).count() == 1
     assert one["offering"].__class__.objects.filter(pk=one["offering"].pk).exists()
     assert one["promo"].__class__.objects.filter(pk=one["promo"].pk).exists()
     assert one["delivery"].__class__.objects.get(pk=one["delivery"].pk).state == "failed"
+    for obj in (one["image"], one["document"]):
+        assert obj.__class__.objects.get(pk=obj.pk).title == obj.title
 
 
 def test_the_owner_and_each_practice_own_staff_open_their_objects(world):
@@ -388,7 +441,14 @@ def admin_list_urls(world):
             "expert page parents": reverse("wagtailadmin_pages:choose_parent", args=["site_core", "expertpage"]),
             "promo code chooser": reverse("wagtailsnippetchoosers_payments_promocode:choose"),
             "promo code chooser search": reverse("wagtailsnippetchoosers_payments_promocode:choose_results")
-            + f"?q={one['promo'].code}"}
+            + f"?q={one['promo'].code}",
+            # Images and documents, searched by the first word of practice 1's titles.
+            "images search": reverse("wagtailimages:index") + "?q=Portrait",
+            "image chooser search": reverse("wagtailimages_chooser:choose_results") + "?q=Portrait",
+            "documents search": reverse("wagtaildocs:index") + "?q=Brochure",
+            "document chooser search": reverse("wagtaildocs_chooser:choose_results") + "?q=Brochure",
+            "admin API images search": reverse("wagtailadmin_api:images:listing") + "?search=Portrait",
+            "admin API documents search": reverse("wagtailadmin_api:documents:listing") + "?search=Brochure"}
     names = admin_url_names()
     # Every other admin page without a parameter too (Wagtail's reports, its admin API's
     # listings, the snippets' index), searched for practice 1's client where it searches.
@@ -433,10 +493,14 @@ def test_practice_two_staff_never_see_practice_one_clients_in_lists(world):
     # The sweep looked at real pages: the practice-2 administrator's lists answered.
     for name in ("dashboard", "appointments:index", "payment_admin:index", "practice_clients:index",
                  "practice_clients:index csv", "booking_offerings:index", "wagtailsnippets_payments_promocode:list",
-                 "explorer", "page search", "page chooser", "event_deliveries:index"):
+                 "explorer", "page search", "page chooser", "event_deliveries:index", "wagtailimages:index",
+                 "images search", "wagtailimages_chooser:choose", "image chooser search", "wagtailimages:add_multiple",
+                 "wagtaildocs:index", "documents search", "wagtaildocs_chooser:choose", "document chooser search",
+                 "wagtaildocs:add_multiple", "wagtailadmin_api:images:listing", "admin API images search"):
         assert name in shown["administrator"], name
     assert {"site history", "page types usage"}.isdisjoint(shown["administrator"])
-    assert "appointments:index" in shown["expert"]
+    for name in ("appointments:index", "wagtailimages_chooser:choose", "image chooser search"):
+        assert name in shown["expert"], name
 
 
 def test_lists_show_the_practice_own_rows_and_the_owner_both(world):

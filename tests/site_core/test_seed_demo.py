@@ -145,3 +145,27 @@ def test_the_demo_practices_are_kept_apart(seeded):
     for appointment in Appointment.objects.filter(site=first_site).exclude(state="held")[:5]:
         assert appointment.code not in body
     assert Appointment.objects.filter(site=first_site).exists()
+
+
+@pytest.mark.django_db
+def test_each_demo_practice_photos_are_in_its_collection(seeded):
+    """The experts' photos are in their practice's collection; each practice's administrator
+    and experts choose among their own practice's only."""
+    import html
+
+    from django.urls import reverse
+
+    from site_core.access.services import practice_collection
+
+    pages = list(ExpertPage.objects.filter(locale__language_code="fr").select_related("photo", "expert__site"))
+    assert pages and all(page.photo is not None for page in pages)
+    for page in pages:
+        assert page.photo.collection == practice_collection(page.expert.site), page.title
+    assert not Image.objects.filter(collection__depth=1).exists()
+    for user in [User.objects.get(email="admin@horizon.test")] + [page.expert.user for page in pages[:2]]:
+        http = Client()
+        http.force_login(user)
+        chooser = html.unescape(http.get(reverse("wagtailimages_chooser:choose")).json()["html"])
+        site = Site.objects.get(hostname="localhost") if user.email == "admin@horizon.test" else user.expert.site
+        for page in pages:
+            assert (page.photo.title in chooser) == (page.expert.site == site), (user.email, page.photo.title)
