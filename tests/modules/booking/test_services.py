@@ -3,6 +3,7 @@
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -290,7 +291,10 @@ def test_parallel_bookings_keep_the_break_between_appointments(require_postgres)
     Offering.objects.create(expert=expert, mode="chat", long_price=5000)
     AvailabilityRule.objects.create(expert=expert, start_time=datetime.min.time(), end_time=datetime.max.time(),
                                     recurrence=recurrence.deserialize("RRULE:FREQ=DAILY"))
-    starts = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    # 10:00 in the expert's zone, two days on: the 10:30 appointment must not run past midnight
+    # (the opening hours end at 23:59), whatever the hour the suite runs at.
+    paris = ZoneInfo(expert.time_zone)
+    starts = (datetime.now(paris) + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
     clients = [User.objects.create_user(username=f"b{i}", email=f"b{i}@example.test") for i in range(20)]
     outcomes = book_at_once(practice, expert, [
         (client, {"starts_at": starts + timedelta(minutes=30 * (i % 2))}) for i, client in enumerate(clients)])
