@@ -63,6 +63,7 @@ def test_an_administrator_invites_a_person_in_french_by_default(two, admin_one, 
     assert "Cabinet Test" in message.subject and "invite" in message.subject
     assert "Cabinet Test" in message.body and "14 jours" in message.body
     assert _link(message) == url
+    assert f"Accepter l’invitation : {url}" in message.body  # French typography: a space before ':'
     assert url.startswith("http://testserver/invitation/")  # the practice's own address, French: no prefix
     invitation = read_token(url.rsplit("/", 2)[1])
     assert (invitation.site_id, invitation.email) == (two[0].site.pk, "lea.martin@example.test")
@@ -77,6 +78,7 @@ def test_an_invitation_in_english_links_to_the_english_page(two, admin_one, mail
     assert url.startswith("http://testserver/en/invitation/")
     assert "invites you" in mailoutbox[0].subject
     assert "valid for 3 days" in mailoutbox[0].body
+    assert f"Accept the invitation: {url}" in mailoutbox[0].body
 
 
 def test_the_install_owner_invites_to_any_practice(two, make_user, mailoutbox):
