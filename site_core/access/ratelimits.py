@@ -75,24 +75,26 @@ def hit(request, group: str) -> None:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         keys.append((_account, rates["account"]))
-    waits = []
-    for key, rate in keys:
-        usage = get_usage(request, group=f"cabinet.{group}", key=key, rate=rate, increment=True)
-        if usage is not None and usage["should_limit"]:
-            waits.append(max(1, int(usage["time_left"])))
+    waits = [wait for key, rate in keys if (wait := _count(request, group, key, rate))]
     if waits:
         raise RateLimited(group, max(waits))
+
+
+def _count(request, group, key, rate):
+    """Counts one attempt under ``key``; the seconds to wait if that was over ``rate``, else None."""
+    usage = get_usage(request, group=f"cabinet.{group}", key=key, rate=rate, increment=True)
+    if usage is not None and usage["should_limit"]:
+        return max(1, int(usage["time_left"]))
+    return None
 
 
 def hit_account(group: str, user) -> None:
     """Counts one attempt of ``group`` by ``user`` where there is no request (a service's own
     limit, e.g. invitations sent by one administrator): the same fixed-window counter as the
     per-account half of ``hit``; raises RateLimited once over the limit."""
-    rate = limits(group)["account"]
-    usage = get_usage(None, group=f"cabinet.{group}", key=lambda _group, _request: f"account:{user.pk}",
-                      rate=rate, increment=True)
-    if usage is not None and usage["should_limit"]:
-        raise RateLimited(group, max(1, int(usage["time_left"])))
+    wait = _count(None, group, lambda _group, _request: f"account:{user.pk}", limits(group)["account"])
+    if wait:
+        raise RateLimited(group, wait)
 
 
 def limit_posts(group: str):

@@ -265,18 +265,23 @@ def test_an_anonymous_visitor_is_offered_to_sign_up_or_log_in_and_nothing_is_wri
     assert 'value="lea@example.test"' in form.content.decode()
 
 
+def _sign_up(http, invited, email):
+    """Opens the invitation, then signs up from it (CSRF enforced) with ``email``."""
+    http.get(invited)
+    signup_url = f"/accounts/signup/?next={invited}"
+    http.get(signup_url)
+    return http.post(signup_url, {
+        "first_name": "Léa", "last_name": "Martin", "email": email,
+        "password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase",
+        "csrfmiddlewaretoken": http.cookies["csrftoken"].value})
+
+
 def test_signing_up_from_the_invitation_makes_an_invited_client_without_a_code(two, invited, mailoutbox):
     from site_core.practice.models import User
 
     http = Client(enforce_csrf_checks=True)
-    http.get(invited)
-    signup_url = f"/accounts/signup/?next={invited}"
-    http.get(signup_url)
     sent = len(mailoutbox)
-    response = http.post(signup_url, {
-        "first_name": "Léa", "last_name": "Martin", "email": "lea@example.test",
-        "password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase",
-        "csrfmiddlewaretoken": http.cookies["csrftoken"].value})
+    response = _sign_up(http, invited, "lea@example.test")
     assert response.status_code == 302 and response["Location"] == invited
     assert len(mailoutbox) == sent  # the invitation proved the address: no confirmation code
     assert User.objects.get(email="lea@example.test").emailaddress_set.get().verified
@@ -290,14 +295,8 @@ def test_signing_up_with_another_address_asks_for_the_code_as_usual(two, invited
     from site_core.practice.models import User
 
     http = Client(enforce_csrf_checks=True)
-    http.get(invited)
-    signup_url = f"/accounts/signup/?next={invited}"
-    http.get(signup_url)
     sent = len(mailoutbox)
-    response = http.post(signup_url, {
-        "first_name": "Léa", "last_name": "Martin", "email": "other@example.test",
-        "password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase",
-        "csrfmiddlewaretoken": http.cookies["csrftoken"].value})
+    response = _sign_up(http, invited, "other@example.test")
     assert response.status_code == 302 and response["Location"] == "/accounts/confirm-email/"
     assert len(mailoutbox) == sent + 1 and mailoutbox[-1].to == ["other@example.test"]  # the code
     user = User.objects.get(email="other@example.test")
